@@ -1,0 +1,89 @@
+"""The character vocabulary, and the vectorised encoding of words into n-gram examples."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+# The lecture marks both ends of a word with '.'. A data file may contain '.', so the
+# fallback is '\n': a file is read one item per line, so no item can ever contain it.
+BOUNDARY_CANDIDATES = (".", "\n")
+
+
+class Vocabulary:
+    """Token 0 is the boundary that starts and ends every word; tokens 1.. are the data's characters, sorted.
+
+    The vocabulary is kept as a plain list of strings (``itos``) so that it can live in a
+    checkpoint loaded with ``weights_only=True``.
+    """
+
+    def __init__(self, itos: Sequence[str]) -> None:
+        self.itos = list(itos)
+        if not self.itos or len(set(self.itos)) != len(self.itos):
+            raise ValueError(f"a vocabulary needs distinct tokens, got {self.itos!r}")
+        self.stoi = {s: i for i, s in enumerate(self.itos)}
+
+    @classmethod
+    def from_words(cls, words: Sequence[str]) -> Vocabulary:
+        chars = sorted(set("".join(words)))
+        boundary = next(c for c in BOUNDARY_CANDIDATES if c not in chars)
+        return cls([boundary, *chars])
+
+    @property
+    def boundary(self) -> str:
+        return self.itos[0]
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Vocabulary) and self.itos == other.itos
+
+    def __repr__(self) -> str:
+        return f"Vocabulary({self.summary()})"
+
+    def summary(self) -> str:
+        """A one-line description: size, boundary and characters, for error messages."""
+        chars = "".join(self.itos[1:])
+        shown = chars if len(chars) <= 60 else chars[:57] + "..."
+        return f"{len(self)} tokens, boundary {self.boundary!r}, characters {shown!r}"
+
+    def encode(self, word: str) -> list[int]:
+        return [self.stoi[c] for c in word]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return "".join(self.itos[i] for i in ids)
+
+    def encode_words(self, words: Sequence[str], context: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every (context, next character) example of ``words``, as in the lecture, without a Python loop per character.
+
+        Each word contributes ``len(word) + 1`` examples: the boundary predicts the first
+        character, ..., the last character predicts the boundary. ``x`` has shape
+        ``(n, context)``, oldest character first, padded with the boundary at the start of
+        a word; ``y`` has shape ``(n,)``. Both are int64.
+        """
+        # One stream for all words: the boundary before the first word, and after every word.
+        text = "\n".join(words) + "\n"
+        codepoints = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        chars = np.array([ord(c) for c in self.itos[1:]], dtype=np.uint32)  # sorted, as itos is
+        ids = np.searchsorted(chars, codepoints) + 1
+        is_boundary = codepoints == ord("\n")
+        ids[is_boundary] = 0
+        known = is_boundary | (chars[np.minimum(ids - 1, len(chars) - 1)] == codepoints)
+        if not known.all():
+            unknown = chr(int(codepoints[np.argmin(known)]))
+            raise ValueError(f"character {unknown!r} is not in the vocabulary ({self.summary()})")
+        stream = np.concatenate([[0], ids])
+        y = stream[1:]
+        # For the example predicting stream[i], its word began just after the last
+        # boundary before i; context positions before that are padding (the boundary).
+        positions = np.arange(len(stream))
+        last_boundary = np.maximum.accumulate(np.where(stream == 0, positions, 0))[:-1]
+        targets = positions[1:]
+        x = np.empty((len(y), context), dtype=np.int64)
+        for lag in range(1, context + 1):
+            inside = targets - lag >= last_boundary
+            x[:, context - lag] = np.where(inside, stream[np.maximum(targets - lag, 0)], 0)
+        return torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
