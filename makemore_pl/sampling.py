@@ -1,0 +1,32 @@
+"""Sampling words one character at a time, as in the lecture."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def sample_words(
+    probs: Tensor, itos: list[str], context: int, num: int, generator: torch.Generator, max_length: int
+) -> list[str]:
+    """Draw ``num`` words from ``probs``, the next-character distribution of every context.
+
+    ``probs`` has one row per context (``len(itos) ** context`` rows, in the order of
+    ``NGramModel.rows``). Each word starts from an all-boundary context and draws with
+    ``torch.multinomial`` from the row of its last ``context`` characters until it draws the
+    boundary, or reaches ``max_length`` characters, so a degenerate model cannot loop forever.
+    The draws follow the lecture's loop exactly, so its seed gives its names.
+    """
+    vocab_size = len(itos)
+    words = []
+    for _ in range(num):
+        row, chars = 0, []  # row 0 is the all-boundary context
+        while len(chars) < max_length:
+            ix = int(torch.multinomial(probs[row], num_samples=1, replacement=True, generator=generator))
+            if ix == 0:
+                break
+            chars.append(itos[ix])
+            # Slide the window: drop the oldest character, append the new one.
+            row = (row * vocab_size) % (vocab_size**context) + ix
+        words.append("".join(chars))
+    return words
