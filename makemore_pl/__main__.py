@@ -1,0 +1,3 @@
+from makemore_pl.cli import cli_main
+
+cli_main()

@@ -1,0 +1,80 @@
+"""The `makemore-pl` command: LightningCLI with fit, validate, test and predict."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
+
+from makemore_pl.data import WordsDataModule
+from makemore_pl.errors import UsageError
+from makemore_pl.model import NGramModel
+from makemore_pl.writer import SampleWriter
+
+
+class MakemoreCLI(LightningCLI):
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        # The data decides the vocabulary and the context; the model follows.
+        parser.link_arguments("data.vocab", "model.init_args.vocab", apply_on="instantiate")
+        parser.link_arguments("data.context", "model.init_args.context", apply_on="instantiate")
+
+    def before_predict(self) -> None:
+        # Without a writer, predict's samples would be computed and thrown away.
+        if not any(isinstance(c, SampleWriter) for c in self.trainer.callbacks):
+            self.trainer.callbacks.append(SampleWriter())
+        self._quiet_checkpoint_restore()
+
+    def before_test(self) -> None:
+        self._quiet_checkpoint_restore()
+
+    def before_validate(self) -> None:
+        self._quiet_checkpoint_restore()
+
+    @staticmethod
+    def _quiet_checkpoint_restore() -> None:
+        # Evaluating from a checkpoint writes no checkpoints, so ModelCheckpoint's warning that
+        # this run's folder differs from the checkpoint's is no news here (it is, and stays, for fit).
+        warnings.filterwarnings("ignore", message="The dirpath has changed from")
+
+
+def _silence_false_alarms() -> None:
+    # Our predict loader yields index tensors, not a DataLoader with a sampler: there are no
+    # batch indices to infer, and SampleWriter does not need them.
+    warnings.filterwarnings("ignore", message="Couldn't infer the batch indices")
+    # Raised inside Lightning on newer torch; nothing a user of makemore-pl can act on.
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+
+
+def cli_main(args: ArgsType = None) -> None:
+    """Entry point of `makemore-pl`; tests call it in-process with a list of arguments."""
+    _silence_false_alarms()
+    try:
+        MakemoreCLI(
+            NGramModel,
+            WordsDataModule,
+            subclass_mode_model=True,
+            save_config_kwargs={"overwrite": True},
+            args=args,
+        )
+    except Exception as e:
+        usage_error = _find_usage_error(e)
+        if usage_error is None:
+            raise
+        print(f"makemore-pl: error: {usage_error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _find_usage_error(error: BaseException | None) -> UsageError | None:
+    """The UsageError behind ``error``: jsonargparse and Lightning re-raise it wrapped in their own errors."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, UsageError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
+if __name__ == "__main__":
+    cli_main()
