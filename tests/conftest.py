@@ -1,0 +1,94 @@
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+NAMES = REPO / "data" / "names.txt"
+SHARED_NAMES = REPO.parent / "shared" / "data" / "names.txt"
+
+# Forty-odd names: enough for an 80/10/10 split, small enough to fit in a second.
+TINY_WORDS = [
+    "emma",
+    "olivia",
+    "ava",
+    "isabella",
+    "sophia",
+    "charlotte",
+    "mia",
+    "amelia",
+    "harper",
+    "evelyn",
+    "abigail",
+    "emily",
+    "elizabeth",
+    "mila",
+    "ella",
+    "avery",
+    "sofia",
+    "camila",
+    "aria",
+    "scarlett",
+    "victoria",
+    "madison",
+    "luna",
+    "grace",
+    "chloe",
+    "penelope",
+    "layla",
+    "riley",
+    "zoey",
+    "nora",
+    "lily",
+    "eleanor",
+    "hannah",
+    "lillian",
+    "addison",
+    "aubrey",
+    "ellie",
+    "stella",
+    "natalie",
+    "zoe",
+    "leah",
+]
+
+
+@pytest.fixture
+def tiny_file(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.txt"
+    path.write_text("\n".join(TINY_WORDS) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def names_file() -> Path:
+    """The lecture's names.txt: data/names.txt, copied from ../shared/data when missing (as .ci/run does).
+
+    It fails rather than skips when neither exists: these tests must run in CI.
+    """
+    if not NAMES.exists() and SHARED_NAMES.exists():
+        NAMES.parent.mkdir(exist_ok=True)
+        shutil.copyfile(SHARED_NAMES, NAMES)
+    if not NAMES.exists():
+        pytest.fail(f"{NAMES} is missing: run `makemore-pl fit --config configs/bigram.yaml` once to download it")
+    return NAMES
+
+
+def fit_args(tmp_path: Path, words: Path, config: str = "configs/bigram.yaml", *extra: str) -> list[str]:
+    """A real config, pointed at ``words`` and at a log folder under ``tmp_path``, quiet."""
+    return [
+        "--config", str(REPO / config),
+        "--data.path", str(words),
+        "--trainer.logger.init_args.save_dir", str(tmp_path / "logs"),
+        "--trainer.enable_progress_bar", "false",
+        "--trainer.enable_model_summary", "false",
+        *extra,
+    ]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch, tmp_path):
+    # LightningCLI warns when given args while sys.argv holds pytest's own arguments.
+    monkeypatch.setattr("sys.argv", ["makemore-pl"])
+    # Whatever a run writes to a relative path lands in the test's folder, not the repository.
+    monkeypatch.chdir(tmp_path)

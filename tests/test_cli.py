@@ -1,0 +1,85 @@
+"""The real command line, in-process, on a tiny words file: fit, test, predict, and every shipped config."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import REPO, TINY_WORDS, fit_args
+
+from makemore_pl.cli import cli_main
+
+CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
+
+
+def run_dir(tmp_path: Path, name: str = "bigram") -> Path:
+    return max((tmp_path / "logs" / name).glob("version_*"), key=lambda p: int(p.name.split("_")[1]))
+
+
+def test_fit_test_predict_end_to_end(tmp_path, tiny_file, capsys):
+    cli_main(["fit", *fit_args(tmp_path, tiny_file, "configs/bigram.yaml", "--trainer.max_epochs", "30")])
+    fitted = run_dir(tmp_path)
+    last = fitted / "checkpoints" / "last.ckpt"
+    assert last.exists() and list((fitted / "checkpoints").glob("best-*.ckpt"))
+    assert (fitted / "config.yaml").exists()
+    ckpt = torch.load(last, weights_only=True)  # plain values only: loads without unpickling code
+    assert ckpt["vocab"][0] == "." and ckpt["hyper_parameters"]["vocab"] == ckpt["vocab"]
+
+    capsys.readouterr()
+    cli_main(["test", *fit_args(tmp_path, tiny_file), "--ckpt_path", str(last)])
+    assert "test/nll" in capsys.readouterr().out
+
+    cli_main(["predict", *fit_args(tmp_path, tiny_file), "--ckpt_path", str(last), "--data.num_samples", "7"])
+    out, err = capsys.readouterr()
+    words = out.strip().splitlines()
+    assert len(words) == 7 and all(set(w) <= set("".join(TINY_WORDS)) for w in words)
+    assert "sampled 7 words" in err
+    saved = (run_dir(tmp_path) / "samples.tsv").read_text().splitlines()
+    assert [line.split("\t")[0] for line in saved] == words
+    assert {line.split("\t")[1] for line in saved} <= {"new", "train"}
+
+    # The same seed samples the same words again.
+    cli_main(["predict", *fit_args(tmp_path, tiny_file), "--ckpt_path", str(last), "--data.num_samples", "7"])
+    assert capsys.readouterr().out.strip().splitlines() == words
+
+
+def test_a_rerun_into_the_same_log_folder_works(tmp_path, tiny_file):
+    for _ in range(2):
+        cli_main(["fit", *fit_args(tmp_path, tiny_file, "configs/bigram.yaml", "--trainer.max_epochs", "2")])
+    assert len(list((tmp_path / "logs" / "bigram").glob("version_*"))) == 2
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=[c.name for c in CONFIGS])
+def test_every_config_parses_and_instantiates(tmp_path, tiny_file, config, capsys):
+    cli_main(["fit", *fit_args(tmp_path, tiny_file, str(config)), "--trainer.max_epochs", "1"])
+    assert "Error" not in capsys.readouterr().err
+
+
+def test_help_documents_the_options(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(["fit", "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    for option in [
+        "--data.path",
+        "--data.batch_size",
+        "--data.val_fraction",
+        "--data.test_fraction",
+        "--data.num_samples",
+    ]:
+        assert option in out
+    assert "One word per line" in out or "one word per line" in out
+
+
+def test_print_config_shows_the_model_options(capsys, tiny_file, tmp_path):
+    with pytest.raises(SystemExit):
+        cli_main(["fit", *fit_args(tmp_path, tiny_file), "--print_config"])
+    out = capsys.readouterr().out
+    assert "l2: 0.01" in out and "temperature: 1.0" in out and "class_path: torch.optim.Adam" in out
+
+
+def test_bad_input_is_one_line_naming_the_option(tmp_path, tiny_file, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(["fit", *fit_args(tmp_path, tiny_file), "--model.l2", "-1"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "makemore-pl: error: --model.l2 must be >= 0, got -1.0"

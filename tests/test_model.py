@@ -1,0 +1,124 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from makemore_pl.batches import FullBatch, MiniBatches
+from makemore_pl.data import WordsDataModule
+from makemore_pl.errors import UsageError
+from makemore_pl.neural import NeuralNGram
+
+
+@pytest.fixture
+def setup(tiny_file):
+    dm = WordsDataModule(path=str(tiny_file), context=1)
+    dm.setup()
+    model = NeuralNGram(dm.vocab, l2=0.01)
+    return dm, model
+
+
+def test_the_only_parameter_is_w(setup):
+    _, model = setup
+    assert [name for name, _ in model.named_parameters()] == ["W"]
+    assert model.W.shape == (model.vocab_size, model.vocab_size)
+
+
+@pytest.mark.filterwarnings("ignore:You are trying to")
+def test_loss_equals_a_hand_computation():
+    model = NeuralNGram([".", "a", "b"], l2=0.5)
+    with torch.no_grad():
+        model.W.copy_(torch.tensor([[0.0, 1.0, 2.0], [1.0, 0.0, 0.0], [0.0, 0.0, 3.0]]))
+    x, y = torch.tensor([[0], [1]]), torch.tensor([2, 0])
+    nll = model.nll((x, y, torch.full((2,), 0.5)))
+    # -log softmax([0,1,2])[2] and -log softmax([1,0,0])[0]
+    hand = (-(2 - math.log(1 + math.e + math.e**2)) - (1 - math.log(math.e + 2))) / 2
+    assert nll.item() == pytest.approx(hand, rel=1e-6)
+    loss = model.training_step((x, y, torch.full((2,), 0.5)), 0)
+    assert loss.item() == pytest.approx(hand + 0.5 * (model.W**2).mean().item(), rel=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore:You are trying to")
+def test_loss_equals_the_lectures_one_hot_formulation(setup):
+    dm, model = setup
+    x, y = dm.examples["train"]
+    xenc = F.one_hot(x[:, 0], num_classes=model.vocab_size).float()
+    counts = (xenc @ model.W).exp()
+    probs = counts / counts.sum(1, keepdim=True)
+    lecture = -probs[torch.arange(len(y)), y].log().mean() + 0.01 * (model.W**2).mean()
+    ours = model.training_step(next(iter(FullBatch(x, y))), 0)
+    assert ours.item() == pytest.approx(lecture.item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("context", [1, 2])
+def test_counted_full_batch_has_the_plain_loss_and_gradient(tiny_file, context):
+    dm = WordsDataModule(path=str(tiny_file), context=context)
+    dm.setup()
+    x, y = dm.examples["train"]
+    model = NeuralNGram(dm.vocab, context=context)
+
+    plain = F.cross_entropy(model.W[model.rows(x)], y)
+    (plain_grad,) = torch.autograd.grad(plain, model.W)
+    counted = model.nll(next(iter(FullBatch(x, y))))
+    (counted_grad,) = torch.autograd.grad(counted, model.W)
+    assert counted.item() == pytest.approx(plain.item(), rel=1e-6)
+    torch.testing.assert_close(counted_grad, plain_grad, rtol=1e-5, atol=1e-7)
+
+
+def test_mini_batch_loss_and_gradient_are_the_plain_ones(setup):
+    dm, model = setup
+    x, y = dm.examples["train"]
+    for bx, by, w in MiniBatches(x, y, batch_size=32, seed=0, epoch=lambda: 0):
+        plain = F.cross_entropy(model.W[bx[:, 0]], by)
+        ours = model.nll((bx, by, w))
+        torch.testing.assert_close(ours, plain)
+        torch.testing.assert_close(torch.autograd.grad(ours, model.W)[0], torch.autograd.grad(plain, model.W)[0])
+
+
+def test_sampling_is_reproducible_and_honours_the_seed(setup):
+    _, model = setup
+    assert model.sample(10, seed=3) == model.sample(10, seed=3)
+    assert model.sample(10, seed=3) != model.sample(10, seed=4)
+    assert all(set(w) <= set(model.itos[1:]) for w in model.sample(10, seed=3))
+
+
+def test_temperature_sharpens_sampling():
+    # After the boundary 'a' is a little likelier than 'b'; after a letter, the boundary is.
+    w = torch.tensor([[-9.0, 1.0, 0.5], [1.0, 0.5, 0.5], [1.0, 0.5, 0.5]])
+    warm, cold = NeuralNGram([".", "a", "b"]), NeuralNGram([".", "a", "b"], temperature=0.05)
+    with torch.no_grad():
+        warm.W.copy_(w)
+        cold.W.copy_(w)
+    # Near zero temperature every draw is the most likely next character.
+    assert cold.sample(50, seed=0) == ["a"] * 50
+    assert len(set(warm.sample(50, seed=0))) > 3
+
+
+def test_sampling_stops_at_the_length_cap():
+    model = NeuralNGram([".", "a"], max_length=7)
+    with torch.no_grad():
+        model.W.copy_(torch.tensor([[-1e4, 1e4], [-1e4, 1e4]]))  # never draws the boundary
+    assert model.sample(3, seed=0) == ["aaaaaaa"] * 3
+
+
+def test_a_checkpoint_of_another_vocabulary_is_refused(setup):
+    _, model = setup
+    ckpt = {}
+    model.on_save_checkpoint(ckpt)
+    assert ckpt["vocab"] == model.itos
+    other = NeuralNGram([".", "x", "y"])
+    with pytest.raises(UsageError, match="another vocabulary"):
+        other.on_load_checkpoint(ckpt)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"l2": -1.0}, "--model.l2"),
+        ({"temperature": 0.0}, "--model.temperature"),
+        ({"max_length": 0}, "--model.max_length"),
+    ],
+)
+def test_bad_model_options_name_the_option(kwargs, message):
+    with pytest.raises(UsageError, match=message):
+        NeuralNGram([".", "a"], **kwargs)
