@@ -1,7 +1,8 @@
 """Batches sliced from in-memory tensors: no per-item ``__getitem__``, no collate.
 
-Every batch is ``(x, y, weight)``: ``x`` the contexts ``(n, k)``, ``y`` the next characters
-``(n,)``, and ``weight`` what each example counts for in the loss ``sum(weight * nll)``.
+Every batch is ``(x, y, count, total)``: ``x`` the contexts ``(n, k)``, ``y`` the next
+characters ``(n,)``, ``count`` how many times each example occurs, and ``total`` the number of
+examples the mean is taken over: the loss is ``sum(count * nll) / total``.
 
 Each loader also shards its examples over the processes of a distributed run itself,
 since Lightning only injects a ``DistributedSampler`` into ``DataLoader`` objects.
@@ -14,10 +15,10 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import Tensor
 
-Batch = tuple[Tensor, Tensor, Tensor]
+Batch = tuple[Tensor, Tensor, Tensor, Tensor]
 
 
-def count_examples(x: Tensor, y: Tensor) -> Batch:
+def count_examples(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """The distinct (context, next) examples of ``(x, y)`` and how often each occurs.
 
     The full-batch loss depends on the data only through these counts, so a full batch of
@@ -30,16 +31,16 @@ def count_examples(x: Tensor, y: Tensor) -> Batch:
 class FullBatch:
     """One batch per epoch holding the whole split, deduplicated into counted examples.
 
-    The weights are ``count / total`` over the whole split, times the number of processes:
-    each process holds a share of the distinct examples, and DDP averages the processes'
-    gradients, so the averaged loss is exactly the mean NLL over the whole split.
+    Each process holds a share of the distinct examples, and its ``total`` is the size of the
+    whole split over the number of processes: DDP averages the processes' gradients and the
+    logged losses, so the average is exactly the mean NLL over the whole split.
     """
 
     def __init__(self, x: Tensor, y: Tensor, rank: int = 0, world_size: int = 1, device: torch.device | None = None):
         cx, cy, counts = count_examples(x, y)
         share = slice(rank, None, world_size)
-        weight = counts[share].double() * world_size / len(y)
-        self.batch: Batch = (cx[share].to(device), cy[share].to(device), weight.float().to(device))
+        total = torch.tensor(len(y) / world_size)
+        self.batch: Batch = tuple(t.to(device) for t in (cx[share], cy[share], counts[share].float(), total))
 
     def __len__(self) -> int:
         return 1
@@ -81,8 +82,8 @@ class MiniBatches:
         mine = order[self.rank : self.share * self.world_size : self.world_size]
         for start in range(0, self.share, self.batch_size):
             index = mine[start : start + self.batch_size]
-            weight = torch.full((len(index),), 1.0 / len(index), device=self.y.device)
-            yield self.x[index], self.y[index], weight
+            count = torch.ones(len(index), device=self.y.device)
+            yield self.x[index], self.y[index], count, torch.tensor(float(len(index)), device=self.y.device)
 
 
 class SampleRequests:

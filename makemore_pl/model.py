@@ -65,9 +65,9 @@ class NGramModel(L.LightningModule):
         return self.logits_table()[self.rows(x)]
 
     def nll(self, batch: Batch) -> Tensor:
-        """Mean negative log likelihood per character: ``sum(weight * cross_entropy)``, see ``batches``."""
-        x, y, weight = batch
-        return (F.cross_entropy(self.logits(x), y, reduction="none") * weight).sum()
+        """Mean negative log likelihood per character: ``sum(count * cross_entropy) / total``, see ``batches``."""
+        x, y, count, total = batch
+        return (F.cross_entropy(self.logits(x), y, reduction="none") * count).sum() / total
 
     def _evaluate(self, batch: Batch, stage: str) -> Tensor:
         nll = self.nll(batch)

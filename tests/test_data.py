@@ -52,18 +52,19 @@ def test_bigram_counts_on_a_tiny_file_match_a_hand_count(tmp_path):
     assert dm.val_dataloader() == [] and dm.test_dataloader() == []
 
 
-def test_full_batch_weights_are_the_counts_over_the_total(tiny_file):
+def test_full_batch_holds_each_distinct_example_once_with_its_count(tiny_file):
     dm = WordsDataModule(path=str(tiny_file))
     dm.setup()
     x, y = dm.examples["train"]
-    ((bx, _, w),) = list(FullBatch(x, y))
-    assert torch.isclose(w.sum(), torch.tensor(1.0))
-    assert len(bx) == len(set(zip(x[:, 0].tolist(), y.tolist())))
-    # Two processes' shares together hold every distinct example once, and DDP's mean of
-    # their losses is the full loss: each share's weights are scaled by the world size.
+    ((bx, by, count, total),) = list(FullBatch(x, y))
+    expected = Counter(zip(x[:, 0].tolist(), y.tolist()))
+    assert dict(zip(zip(bx[:, 0].tolist(), by.tolist()), count.tolist())) == expected
+    assert total.item() == count.sum().item() == len(y)
+    # Two processes' shares together hold every distinct example once, and each divides by
+    # half the total: DDP's mean of their losses is the loss of the whole split.
     shares = [next(iter(FullBatch(x, y, rank=r, world_size=2))) for r in range(2)]
     assert sum(len(s[0]) for s in shares) == len(bx)
-    assert torch.isclose(sum(s[2].sum() for s in shares) / 2, torch.tensor(1.0))
+    assert all(s[3].item() == len(y) / 2 for s in shares)
 
 
 def test_mini_batches_cover_the_split_once_per_epoch_in_a_new_order():
@@ -73,7 +74,7 @@ def test_mini_batches_cover_the_split_once_per_epoch_in_a_new_order():
     first = [b for b in loader]
     assert len(first) == len(loader) == 3
     assert sorted(torch.cat([b[1] for b in first]).tolist()) == list(range(10))
-    assert all(torch.isclose(b[2].sum(), torch.tensor(1.0)) for b in first)
+    assert all(b[2].sum() == b[3] == len(b[1]) for b in first)
     assert torch.equal(torch.cat([b[1] for b in loader]), torch.cat([b[1] for b in first]))
     epoch[0] = 1
     assert not torch.equal(torch.cat([b[1] for b in loader]), torch.cat([b[1] for b in first]))

@@ -30,11 +30,11 @@ def test_loss_equals_a_hand_computation():
     with torch.no_grad():
         model.W.copy_(torch.tensor([[0.0, 1.0, 2.0], [1.0, 0.0, 0.0], [0.0, 0.0, 3.0]]))
     x, y = torch.tensor([[0], [1]]), torch.tensor([2, 0])
-    nll = model.nll((x, y, torch.full((2,), 0.5)))
+    nll = model.nll((x, y, torch.ones(2), torch.tensor(2.0)))
     # -log softmax([0,1,2])[2] and -log softmax([1,0,0])[0]
     hand = (-(2 - math.log(1 + math.e + math.e**2)) - (1 - math.log(math.e + 2))) / 2
     assert nll.item() == pytest.approx(hand, rel=1e-6)
-    loss = model.training_step((x, y, torch.full((2,), 0.5)), 0)
+    loss = model.training_step((x, y, torch.ones(2), torch.tensor(2.0)), 0)
     assert loss.item() == pytest.approx(hand + 0.5 * (model.W**2).mean().item(), rel=1e-6)
 
 
@@ -68,9 +68,9 @@ def test_counted_full_batch_has_the_plain_loss_and_gradient(tiny_file, context):
 def test_mini_batch_loss_and_gradient_are_the_plain_ones(setup):
     dm, model = setup
     x, y = dm.examples["train"]
-    for bx, by, w in MiniBatches(x, y, batch_size=32, seed=0, epoch=lambda: 0):
-        plain = F.cross_entropy(model.W[bx[:, 0]], by)
-        ours = model.nll((bx, by, w))
+    for batch in MiniBatches(x, y, batch_size=32, seed=0, epoch=lambda: 0):
+        plain = F.cross_entropy(model.W[batch[0][:, 0]], batch[1])
+        ours = model.nll(batch)
         torch.testing.assert_close(ours, plain)
         torch.testing.assert_close(torch.autograd.grad(ours, model.W)[0], torch.autograd.grad(plain, model.W)[0])
 
