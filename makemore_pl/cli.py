@@ -44,18 +44,21 @@ def _silence_false_alarms() -> None:
     warnings.filterwarnings("ignore", message="Couldn't infer the batch indices")
     # Raised inside Lightning on newer torch; nothing a user of makemore-pl can act on.
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+    # CountNGram learns by counting: running with no optimizer is the point.
+    warnings.filterwarnings("ignore", message="`LightningModule.configure_optimizers` returned `None`")
 
 
-def cli_main(args: ArgsType = None) -> None:
-    """Entry point of `makemore-pl`; tests call it in-process with a list of arguments."""
+def run_cli(cli_class: type[MakemoreCLI], args: ArgsType = None, **kwargs) -> MakemoreCLI:
+    """Build ``cli_class`` for makemore-pl's model and data, turning a UsageError into one line on stderr."""
     _silence_false_alarms()
     try:
-        MakemoreCLI(
+        return cli_class(
             NGramModel,
             WordsDataModule,
             subclass_mode_model=True,
             save_config_kwargs={"overwrite": True},
             args=args,
+            **kwargs,
         )
     except Exception as e:
         usage_error = _find_usage_error(e)
@@ -63,6 +66,11 @@ def cli_main(args: ArgsType = None) -> None:
             raise
         print(f"makemore-pl: error: {usage_error}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def cli_main(args: ArgsType = None) -> None:
+    """Entry point of `makemore-pl`; tests call it in-process with a list of arguments."""
+    run_cli(MakemoreCLI, args)
 
 
 def _find_usage_error(error: BaseException | None) -> UsageError | None:

@@ -1,0 +1,73 @@
+"""The lecture's counting model: the n-gram table of counts N, smoothed, normalised by rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from makemore_pl.batches import Batch
+from makemore_pl.errors import UsageError
+from makemore_pl.model import NGramModel
+
+
+class CountNGram(NGramModel):
+    def __init__(
+        self,
+        vocab: list[str],
+        context: int = 1,
+        smoothing: float = 1.0,
+        temperature: float = 1.0,
+        max_length: int = 50,
+        sample_seed: int = 2147483647,
+    ) -> None:
+        """The lecture's counting model: ``P = (N + smoothing) / (N + smoothing).sum(1)``, fitted by counting.
+
+        "Training" adds up the (context, next) pairs of the training batches into the count
+        buffer N, which the checkpoint keeps. There is no optimizer and nothing to learn
+        twice: each epoch counts afresh, so one epoch is enough and more change nothing.
+
+        Args:
+            vocab: The tokens, boundary first; linked from the data, and saved in the checkpoint.
+            context: How many previous characters pick a row of N; linked from the data.
+            smoothing: The count added to every cell of N (the lecture's ``N + 1`` is 1; 0 is none).
+            temperature: Divides the log probabilities when sampling.
+            max_length: Longest word `predict` samples.
+            sample_seed: Seed of the sampling generator (the lecture's 2147483647 by default).
+        """
+        super().__init__(vocab, context, temperature, max_length, sample_seed)
+        if smoothing < 0:
+            raise UsageError(f"--model.smoothing must be >= 0, got {smoothing}")
+        self.save_hyperparameters()
+        self.smoothing = smoothing
+        self.automatic_optimization = False  # counting needs no optimizer
+        # float64: the NLL is then exact to the printed digits (the notebook summed in float32).
+        self.register_buffer("counts", torch.zeros(self.num_rows, self.vocab_size, dtype=torch.float64))
+
+    def logits_table(self) -> Tensor:
+        smoothed = self.counts + self.smoothing
+        totals = smoothed.sum(1, keepdim=True)
+        # A context never seen (possible only without smoothing) predicts uniformly.
+        probs = torch.where(totals > 0, smoothed / totals.clamp_min(1e-300), 1.0 / self.vocab_size)
+        return probs.log()
+
+    def on_train_epoch_start(self) -> None:
+        self.counts.zero_()
+
+    def training_step(self, batch: Batch, batch_idx: int) -> None:
+        x, y, count, _ = batch
+        self.counts.index_put_((self.rows(x), y), count.double(), accumulate=True)
+
+    def on_train_epoch_end(self) -> None:
+        # Each process counted its share of the data; all of them need the whole table.
+        self.counts.copy_(self.trainer.strategy.reduce(self.counts, reduce_op="sum"))
+        log_probs = self.logits_table()
+        total = self.counts.sum()
+        # The training NLL from the table itself: -sum(N * log P) / sum(N), exact in float64.
+        nll = -(self.counts * log_probs.masked_fill(self.counts == 0, 0.0)).sum() / total
+        self.log("train/nll", nll, prog_bar=True)
+        self.log("train/examples", total)
+
+    def configure_optimizers(self) -> Any:
+        return None
