@@ -2,6 +2,7 @@
 
 from makemore_pl.cli import cli_main
 from makemore_pl.counts import CountNGram
+from makemore_pl.dashboard import Dashboard
 from makemore_pl.data import WordsDataModule
 from makemore_pl.errors import UsageError
 from makemore_pl.model import NGramModel
@@ -11,6 +12,7 @@ from makemore_pl.writer import SampleWriter
 
 __all__ = [
     "CountNGram",
+    "Dashboard",
     "NGramModel",
     "NeuralNGram",
     "SampleWriter",
