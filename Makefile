@@ -6,7 +6,7 @@ PYTHON ?= python3
 TORCH  ?= torch==2.13.0
 BIN     = $(VENV)/bin
 
-.PHONY: setup fit test lint bench clean
+.PHONY: setup fit test lecture clean
 
 $(BIN)/makemore-pl: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,3 +26,16 @@ test: setup
 
 clean:
 	rm -rf lightning_logs .pytest_cache
+
+# The README's "The lecture, reproduced" table: E03's tuning for counting and neural, k = 1, 2, 3.
+ALPHAS ?= [0, 0.01, 0.03, 0.1, 0.3, 1, 3]
+L2S    ?= [0, 0.0003, 0.001, 0.003, 0.01]
+lecture: setup
+	$(BIN)/makemore-pl fit --config configs/lecture_counts.yaml
+	$(BIN)/makemore-pl fit --config configs/lecture.yaml
+	for k in 1 2 3; do \
+	  $(BIN)/makemore-pl-tune --config configs/counts.yaml --data.context $$k --trainer.logger.init_args.name counts_k$$k \
+	    --tune.option smoothing --tune.values "$(ALPHAS)" --trainer.enable_progress_bar false; \
+	  $(BIN)/makemore-pl-tune --config configs/bigram.yaml --data.context $$k --trainer.logger.init_args.name neural_k$$k \
+	    --tune.option l2 --tune.values "$(L2S)" --trainer.enable_progress_bar false; \
+	done
