@@ -68,8 +68,12 @@ def test_counted_full_batch_has_the_plain_loss_and_gradient(tiny_file, context):
 def test_mini_batch_loss_and_gradient_are_the_plain_ones(setup):
     dm, model = setup
     x, y = dm.examples["train"]
-    for batch in MiniBatches(x, y, batch_size=32, seed=0, epoch=lambda: 0):
-        plain = F.cross_entropy(model.W[batch[0][:, 0]], batch[1])
+    batches = list(MiniBatches(x, y, batch_size=32, seed=0, epoch=lambda: 0))
+    # The same shuffled slices, uncounted: what a plain loop would feed F.cross_entropy.
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
+    for i, batch in enumerate(batches):
+        index = order[i * 32 : (i + 1) * 32]
+        plain = F.cross_entropy(model.W[x[index, 0]], y[index])
         ours = model.nll(batch)
         torch.testing.assert_close(ours, plain)
         torch.testing.assert_close(torch.autograd.grad(ours, model.W)[0], torch.autograd.grad(plain, model.W)[0])
