@@ -65,25 +65,29 @@ class Vocabulary:
         a word; ``y`` has shape ``(n,)``. Both are int64.
         """
         # One stream for all words: the boundary before the first word, and after every word.
-        text = "\n".join(words) + "\n"
-        codepoints = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        codepoints = np.frombuffer(("\n".join(words) + "\n").encode("utf-32-le"), dtype=np.uint32)
         chars = np.array([ord(c) for c in self.itos[1:]], dtype=np.uint32)  # sorted, as itos is
-        ids = np.searchsorted(chars, codepoints) + 1
+        # int32 until the end: the intermediates of a 3-million-word file stay well under a gigabyte.
+        ids = np.searchsorted(chars, codepoints).astype(np.int32) + 1
         is_boundary = codepoints == ord("\n")
         ids[is_boundary] = 0
         known = is_boundary | (chars[np.minimum(ids - 1, len(chars) - 1)] == codepoints)
         if not known.all():
             unknown = chr(int(codepoints[np.argmin(known)]))
             raise ValueError(f"character {unknown!r} is not in the vocabulary ({self.summary()})")
-        stream = np.concatenate([[0], ids])
-        y = stream[1:]
+        del codepoints, known
+        stream = np.concatenate([np.zeros(1, dtype=np.int32), ids])
+        del ids
+        y = torch.from_numpy(stream[1:]).long()
+        if context == 1:  # the bigram: the previous token, which is the boundary at a word's start
+            return torch.from_numpy(stream[:-1]).long()[:, None], y
         # For the example predicting stream[i], its word began just after the last
         # boundary before i; context positions before that are padding (the boundary).
-        positions = np.arange(len(stream))
+        positions = np.arange(len(stream), dtype=np.int32)
         last_boundary = np.maximum.accumulate(np.where(stream == 0, positions, 0))[:-1]
         targets = positions[1:]
-        x = np.empty((len(y), context), dtype=np.int64)
+        x = torch.empty((len(y), context), dtype=torch.int64)
         for lag in range(1, context + 1):
             inside = targets - lag >= last_boundary
-            x[:, context - lag] = np.where(inside, stream[np.maximum(targets - lag, 0)], 0)
-        return torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+            x[:, context - lag] = torch.from_numpy(np.where(inside, stream[np.maximum(targets - lag, 0)], 0))
+        return x, y
