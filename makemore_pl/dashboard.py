@@ -111,11 +111,12 @@ class Dashboard(Callback):
         if self._optimum is not None:
             pl_module.log("val/nll_optimum", self._optimum, sync_dist=True)
         writer = self._writer(trainer)
-        if writer is None:
-            return
+        probs = pl_module.probs_table()
+        if writer is None or not torch.isfinite(probs).all():
+            return  # a diverged model has nothing to show; FiniteLossGuard stops the run
         step = trainer.global_step
         if self.probabilities and self._validations % self.every_n_epochs == 0:
-            self._draw(trainer, pl_module, "probabilities", pl_module.probs_table())
+            self._draw(trainer, pl_module, "probabilities", probs)
         self._validations += 1
         if self.samples:
             words = pl_module.sample(self.num_samples)

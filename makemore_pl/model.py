@@ -11,6 +11,7 @@ from torch import Tensor
 
 from makemore_pl.batches import Batch
 from makemore_pl.errors import UsageError
+from makemore_pl.guard import FiniteLossGuard
 from makemore_pl.sampling import sample_words
 from makemore_pl.vocab import Vocabulary
 
@@ -106,6 +107,9 @@ class NGramModel(L.LightningModule):
         indices = batch.tolist()
         words = self.sample(len(indices), self.sample_seed + indices[0])
         return list(zip(indices, words))
+
+    def configure_callbacks(self) -> list[L.Callback]:
+        return [FiniteLossGuard()]
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["vocab"] = list(self.itos)
