@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import sys
 import warnings
 
@@ -60,6 +61,15 @@ def run_cli(cli_class: type[MakemoreCLI], args: ArgsType = None, **kwargs) -> Ma
             args=args,
             **kwargs,
         )
+    except pickle.UnpicklingError as e:
+        # torch.load(weights_only=True) met something other than tensors and plain values.
+        print(
+            f"makemore-pl: error: refusing to load the checkpoint: it holds code, not just weights ({e})".splitlines()[
+                0
+            ],
+            file=sys.stderr,
+        )
+        raise SystemExit(2) from None
     except Exception as e:
         usage_error = _find_usage_error(e)
         if usage_error is None:

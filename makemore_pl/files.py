@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import tempfile
 import urllib.error
@@ -43,9 +44,9 @@ def download(url: str, path: str | os.PathLike, sha256: str | None = None, timeo
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             data = response.read()
-    except (urllib.error.URLError, OSError) as e:
-        reason = getattr(e, "reason", e)
-        raise UsageError(f"could not download {url} to {path}: {reason}") from e
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as e:
+        reason = getattr(e, "reason", None) or repr(e)
+        raise UsageError(f"could not download {url} to {path}: {reason}; nothing was written") from e
     if sha256 is not None:
         digest = hashlib.sha256(data).hexdigest()
         if digest != sha256:
