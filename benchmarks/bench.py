@@ -1,0 +1,271 @@
+"""makemore-pl's speed, side by side with its baselines in one process, as a markdown table.
+
+    python benchmarks/bench.py            # the full run on data/names.txt (a few minutes)
+    python benchmarks/bench.py --quick    # tiny sizes, seconds: CI runs it so this never rots
+
+Every figure is a ratio against a baseline measured in the same run, on the same machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from makemore_pl.batches import FullBatch
+from makemore_pl.counts import CountNGram
+from makemore_pl.data import WordsDataModule
+from makemore_pl.neural import NeuralNGram
+
+REPO = Path(__file__).resolve().parents[1]
+NAMES = REPO / "data" / "names.txt"
+
+
+def quiet() -> None:
+    warnings.filterwarnings("ignore")
+    logging.getLogger("lightning").setLevel(logging.ERROR)
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+
+
+def per_call(fn, repeats: int, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        fn()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    return (time.perf_counter() - start) / repeats
+
+
+def trainer(**kwargs) -> L.Trainer:
+    defaults = dict(
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+    )
+    return L.Trainer(**{**defaults, **kwargs})
+
+
+class StepClock(L.Callback):
+    """Wall time at the end of every training batch, and the logged train/nll, for steady-state rates."""
+
+    def __init__(self, target: float | None = None):
+        self.times: list[float] = []
+        self.target, self.reached = target, None
+
+    def on_train_start(self, trainer, pl_module):
+        self.start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        now = time.perf_counter()
+        self.times.append(now)
+        # The benchmark's own check: it reads the loss back, the package never does.
+        if self.target is not None and self.reached is None and trainer.callback_metrics["train/nll"] <= self.target:
+            self.reached = (now - self.start, len(self.times))
+            trainer.should_stop = True
+
+    def steady_step(self) -> float:
+        steady = self.times[len(self.times) // 5 :]  # skip start-up
+        return (steady[-1] - steady[0]) / (len(steady) - 1)
+
+
+def step_times(dm: WordsDataModule, steps: int, lecture_repeats: int) -> dict:
+    x, y = dm.examples["train"]
+    vocab = dm.vocab_size
+    generator = torch.Generator().manual_seed(2147483647)
+    W = torch.randn(vocab, vocab, generator=generator, requires_grad=True)
+    xs = x[:, 0]
+
+    def lecture_step():
+        xenc = F.one_hot(xs, num_classes=vocab).float()
+        counts = (xenc @ W).exp()
+        probs = counts / counts.sum(1, keepdim=True)
+        loss = -probs[torch.arange(len(y)), y].log().mean() + 0.01 * (W**2).mean()
+        W.grad = None
+        loss.backward()
+        W.data += -50 * W.grad
+
+    model = NeuralNGram(dm.vocab)
+    batch = next(iter(FullBatch(x, y)))
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.5)
+
+    def raw_step():  # exactly the package's maths, in a bare loop
+        loss = model.nll(batch) + model.l2 * (model.W**2).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    lecture = per_call(lecture_step, lecture_repeats, warmup=1)
+    raw = per_call(raw_step, steps)
+    clock = StepClock()
+    trainer(max_epochs=steps, callbacks=[clock]).fit(NeuralNGram(dm.vocab), datamodule=dm)
+    return {"lecture": lecture, "raw": raw, "lightning": clock.steady_step()}
+
+
+def time_to_optimum(dm: WordsDataModule, max_steps: int) -> tuple[float, int, float]:
+    x, y = dm.examples["train"]
+    counts = CountNGram(dm.vocab, smoothing=0.0)
+    counts.counts.index_put_((x[:, 0], y), torch.ones(len(y), dtype=torch.float64), accumulate=True)
+    log_p = counts.logits_table()
+    optimum = -(counts.counts * log_p.masked_fill(counts.counts == 0, 0)).sum().item() / len(y)
+    clock = StepClock(target=optimum + 1e-3)
+    trainer(max_epochs=max_steps, callbacks=[clock]).fit(NeuralNGram(dm.vocab, l2=0.0), datamodule=dm)
+    seconds, steps = clock.reached or (float("inf"), max_steps)
+    return seconds, steps, optimum
+
+
+def throughput(path: Path, batch_size: int, max_steps: int) -> float:
+    dm = WordsDataModule(path=str(path), batch_size=batch_size)
+    clock = StepClock()
+    trainer(max_epochs=1, max_steps=max_steps, callbacks=[clock]).fit(NeuralNGram(dm.vocab), datamodule=dm)
+    return batch_size / clock.steady_step()
+
+
+def synthetic_words(source: Path, factor: float, out: Path) -> int:
+    """Words sampled from the bigram counts of ``source``, all in parallel, one character per step."""
+    dm = WordsDataModule(path=str(source), val_fraction=0, test_fraction=0)
+    dm.setup()
+    x, y = dm.examples["train"]
+    probs = torch.zeros(dm.vocab_size, dm.vocab_size)
+    probs.index_put_((x[:, 0], y), torch.ones(len(y)), accumulate=True)
+    probs = (probs + 1) / (probs + 1).sum(1, keepdim=True)
+    n = int(len(dm.words) * factor)
+    generator = torch.Generator().manual_seed(0)
+    current, columns = torch.zeros(n, dtype=torch.long), []
+    for _ in range(20):
+        current = torch.multinomial(probs[current], 1, generator=generator)[:, 0]
+        columns.append(current)
+    columns.append(torch.zeros(n, dtype=torch.long))  # every word ends by the 21st character
+    table = torch.stack(columns, 1).numpy()
+    ended = np.cumsum(table == 0, axis=1) > 0
+    first_end = ended & ~np.concatenate([np.zeros((n, 1), dtype=bool), ended[:, :-1]], axis=1)
+    keep = ~ended | first_end  # the characters, then one boundary that becomes the newline
+    lut = np.frombuffer(("\n" + "".join(dm.vocab[1:])).encode("ascii"), dtype=np.uint8)
+    out.write_bytes(lut[table[keep]].tobytes())
+    return n
+
+
+def scaling_child(path: str) -> None:
+    """Run in a fresh process, so that its peak memory is its own: prepare the data, fit the counts."""
+    quiet()
+    start = time.perf_counter()
+    dm = WordsDataModule(path=path)
+    dm.setup()
+    prepared = time.perf_counter() - start
+    start = time.perf_counter()
+    model = CountNGram(dm.vocab)
+    trainer(max_epochs=1).fit(model, datamodule=dm)
+    fitted = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{prepared} {fitted} {peak_mb}")
+
+
+def scaling(factors: list[float], workdir: Path) -> list[tuple]:
+    rows = []
+    for factor in factors:
+        path = workdir / f"names_x{factor:g}.txt"
+        words = synthetic_words(NAMES, factor, path)
+        out = subprocess.run(
+            [sys.executable, __file__, "--scaling-child", str(path)], capture_output=True, text=True, check=True
+        ).stdout.split()
+        rows.append((factor, words, *map(float, out[-3:])))
+        path.unlink()
+    return rows
+
+
+def wall(command: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, cwd=cwd, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def startup(quick: bool) -> tuple[float, float]:
+    bin_dir = Path(sys.executable).parent
+    extra = ["--trainer.max_epochs", "3"] if quick else []
+    fit = wall([str(bin_dir / "makemore-pl"), "fit", "--config", "configs/bigram.yaml", *extra], REPO)
+    bare = wall([sys.executable, "-c", "import lightning"], REPO)
+    return fit, bare
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, a few seconds")
+    parser.add_argument("--scaling-child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.scaling_child:
+        return scaling_child(args.scaling_child)
+    quiet()
+    quick = args.quick
+    if not NAMES.exists():
+        sys.exit(f"{NAMES} is missing: run `makemore-pl fit --config configs/bigram.yaml` once to download it")
+    torch.manual_seed(0)
+    dm = WordsDataModule(path=str(NAMES))
+    dm.setup()
+
+    steps = step_times(dm, steps=200 if quick else 2000, lecture_repeats=3 if quick else 20)
+    optimum_s, optimum_steps, optimum = time_to_optimum(dm, max_steps=300)
+    batch_steps = 50 if quick else 2000
+    rates = {b: throughput(NAMES, b, batch_steps) for b in (32, 4096)}
+    with tempfile.TemporaryDirectory() as tmp:
+        scale = scaling([0.01, 0.1] if quick else [1, 10, 100], Path(tmp))
+    fit_s, import_s = startup(quick)
+
+    ms = {k: v * 1e3 for k, v in steps.items()}
+    print(f"## makemore-pl benchmark{' (quick mode: tiny sizes, not for quoting)' if quick else ''}\n")
+    print(
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"torch {torch.__version__}, lightning {L.__version__}\n"
+    )
+    print("| # | figure | measured | baseline in the same run | ratio | goal |")
+    print("|---|---|---|---|---|---|")
+    print(
+        f"| G2 | full-batch step, raw loop with the package's maths | {ms['raw']:.3f} ms | lecture's one-hot step "
+        f"{ms['lecture']:.1f} ms | {ms['lecture'] / ms['raw']:.0f}x faster | >= 20x |"
+    )
+    print(
+        f"| G2 | full-batch step inside Trainer.fit | {ms['lightning']:.3f} ms | lecture's one-hot step "
+        f"{ms['lecture']:.1f} ms | {ms['lecture'] / ms['lightning']:.0f}x faster | >= 20x |"
+    )
+    print(
+        f"| G3 | Trainer.fit steps/s | {1e3 / ms['lightning']:.0f}/s | raw loop {1e3 / ms['raw']:.0f}/s | "
+        f"{ms['raw'] / ms['lightning']:.2f}x | >= 0.7x |"
+    )
+    print(
+        f"| G1 | training-loop time to within 1e-3 nats of the count optimum ({optimum:.5f}), l2 = 0 | "
+        f"{optimum_s:.3f} s ({optimum_steps} steps) | 1 s | {optimum_s:.2f} | <= 1 |"
+    )
+    for b, rate in rates.items():
+        goal = ">= 5 M/s" if b == 4096 else ""
+        print(f"| G4 | mini-batch throughput, batch {b} | {rate / 1e6:.2f} M bigrams/s | | | {goal} |")
+    print(
+        f"| G6 | whole `makemore-pl fit --config configs/bigram.yaml` | {fit_s:.2f} s | "
+        f"`python -c 'import lightning'` {import_s:.2f} s | {fit_s / import_s:.2f}x | <= 3x |"
+    )
+    print("\n### Scaling (G5: 100x names, data preparation + count fit <= 10 s, peak RSS <= 2 GB)\n")
+    print("| size | words | data preparation | count-model fit | total | peak RSS |")
+    print("|---|---|---|---|---|---|")
+    for factor, words, prepared, fitted, peak in scale:
+        print(
+            f"| {factor:g}x names | {words:,} | {prepared:.2f} s | {fitted:.2f} s | {prepared + fitted:.2f} s | "
+            f"{peak:.0f} MB |"
+        )
+
+
+if __name__ == "__main__":
+    main()
