@@ -101,9 +101,10 @@ class Dashboard(Callback):
             xv, yv = datamodule.examples["val"]
             rows = pl_module.rows(xv.to(pl_module.powers.device)).cpu()
             self._optimum = min(count_model_nll(counts, rows, yv, a) for a in SMOOTHING_GRID)
+        log_dir = trainer.log_dir  # a collective under DDP: every process must ask
         if self.counts_heatmap and self._writer(trainer) is not None:
             image = self._draw(trainer, pl_module, "counts", counts, cell_text=True)
-            save_png(image, Path(trainer.log_dir) / "counts.png")
+            save_png(image, Path(log_dir) / "counts.png")
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: NGramModel) -> None:
         if trainer.sanity_checking:
@@ -124,6 +125,8 @@ class Dashboard(Callback):
             writer.add_text("samples", "```\n" + "\n".join(lines) + "\n```", step)
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: NGramModel) -> None:
-        if self.probabilities and self._writer(trainer) is not None:
-            image = self._draw(trainer, pl_module, "probabilities", pl_module.probs_table(), cell_text=True)
-            save_png(image, Path(trainer.log_dir) / "probabilities.png")
+        log_dir = trainer.log_dir  # a collective under DDP: every process must ask
+        probs = pl_module.probs_table()
+        if self.probabilities and self._writer(trainer) is not None and torch.isfinite(probs).all():
+            image = self._draw(trainer, pl_module, "probabilities", probs, cell_text=True)
+            save_png(image, Path(log_dir) / "probabilities.png")

@@ -35,12 +35,13 @@ class SampleWriter(BasePredictionWriter):
             gathered: list[Any] = [None] * dist.get_world_size()
             dist.all_gather_object(gathered, samples)
             samples = [pair for part in gathered for pair in part]
+        log_dir = trainer.log_dir  # a collective under DDP: every process must ask
         if not trainer.is_global_zero:
             return
         words = [word for _, word in sorted(samples)]
         seen = set(trainer.datamodule.train_words) if trainer.datamodule is not None else set()
         marks = ["train" if word in seen else "new" for word in words]
-        path = Path(trainer.log_dir or ".") / self.filename
+        path = Path(log_dir or ".") / self.filename
         write_atomic(path, "".join(f"{w}\t{m}\n" for w, m in zip(words, marks)).encode())
         if self.stdout:
             print("\n".join(words), flush=True)
