@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from typing import Any
 
 import lightning as L
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -107,6 +109,13 @@ class NGramModel(L.LightningModule):
         indices = batch.tolist()
         words = self.sample(len(indices), self.sample_seed + indices[0])
         return list(zip(indices, words))
+
+    def teardown(self, stage: str) -> None:
+        # A process started by multiprocessing (ddp_spawn) ends with os._exit, which skips the
+        # atexit hook where Lightning destroys the process group; gloo then aborts the process
+        # as it exits. Nothing needs the group after teardown, so destroy it here.
+        if multiprocessing.parent_process() is not None and dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
 
     def configure_callbacks(self) -> list[L.Callback]:
         return [FiniteLossGuard()]
