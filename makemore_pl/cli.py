@@ -8,6 +8,7 @@ import warnings
 
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 
+from makemore_pl.counts import CountNGram
 from makemore_pl.data import WordsDataModule
 from makemore_pl.errors import UsageError
 from makemore_pl.model import NGramModel
@@ -19,6 +20,15 @@ class MakemoreCLI(LightningCLI):
         # The data decides the vocabulary and the context; the model follows.
         parser.link_arguments("data.vocab", "model.init_args.vocab", apply_on="instantiate")
         parser.link_arguments("data.context", "model.init_args.context", apply_on="instantiate")
+
+    def before_fit(self) -> None:
+        if isinstance(self.model, CountNGram) and self.trainer.world_size > 1:
+            # DDP synchronises gradients and refuses a model without parameters; counting
+            # names.txt takes milliseconds on one process anyway.
+            raise UsageError(
+                f"CountNGram counts on one process; got {self.trainer.world_size} (set --trainer.devices 1 "
+                "--trainer.num_nodes 1)"
+            )
 
     def before_predict(self) -> None:
         # Without a writer, predict's samples would be computed and thrown away.

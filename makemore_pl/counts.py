@@ -26,7 +26,8 @@ class CountNGram(NGramModel):
 
         "Training" adds up the (context, next) pairs of the training batches into the count
         buffer N, which the checkpoint keeps. There is no optimizer and nothing to learn
-        twice: each epoch counts afresh, so one epoch is enough and more change nothing.
+        twice: each epoch counts afresh, so one epoch is enough and more change nothing. It runs
+        on one process: DDP synchronises parameters, and counting has none.
 
         Args:
             vocab: The tokens, boundary first; linked from the data, and saved in the checkpoint.
@@ -60,8 +61,6 @@ class CountNGram(NGramModel):
         self.counts.index_put_((self.rows(x), y), count.double(), accumulate=True)
 
     def on_train_epoch_end(self) -> None:
-        # Each process counted its share of the data; all of them need the whole table.
-        self.counts.copy_(self.trainer.strategy.reduce(self.counts, reduce_op="sum"))
         log_probs = self.logits_table()
         total = self.counts.sum()
         # The training NLL from the table itself: -sum(N * log P) / sum(N), exact in float64.
