@@ -6,7 +6,7 @@ PYTHON ?= python3
 TORCH  ?= torch==2.13.0
 BIN     = $(VENV)/bin
 
-.PHONY: setup fit test lecture clean
+.PHONY: setup fit test bench lecture clean
 
 $(BIN)/makemore-pl: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+# The speed figures of BENCHMARKS.md (a few minutes); `make bench QUICK=--quick` takes seconds.
+bench: setup
+	$(BIN)/python benchmarks/bench.py $(QUICK)
 
 clean:
 	rm -rf lightning_logs .pytest_cache

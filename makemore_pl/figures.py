@@ -54,9 +54,8 @@ class TableFigure:
         scaled = values / max(float(values.max()), 1e-12)
         colours = self.lut[np.clip((scaled * 255).astype(int), 0, 255)]
         image = self.frame.copy()
-        rows = np.repeat(np.arange(self.rows), np.diff(self.y_edges))
-        cols = np.repeat(np.arange(self.cols), np.diff(self.x_edges))
-        image[self.y_edges[0] : self.y_edges[-1], self.x_edges[0] : self.x_edges[-1]] = colours[rows][:, cols]
+        cells = np.repeat(np.repeat(colours, np.diff(self.y_edges), axis=0), np.diff(self.x_edges), axis=1)
+        image[self.y_edges[0] : self.y_edges[-1], self.x_edges[0] : self.x_edges[-1]] = cells
         if cell_text:
             image = self._label(image, values)
         return image
