@@ -53,20 +53,25 @@ class CountNGram(NGramModel):
         probs = torch.where(totals > 0, smoothed / totals.clamp_min(1e-300), 1.0 / self.vocab_size)
         return probs.log()
 
+    def count(self, batch: Batch) -> None:
+        """Add the batch's (context, next) examples to the table."""
+        x, y, count, _ = batch
+        self.counts.index_put_((self.rows(x), y), count.double(), accumulate=True)
+
+    def table_nll(self) -> Tensor:
+        """The NLL of the counted examples themselves: -sum(N * log P) / sum(N), exact in float64."""
+        log_probs = self.logits_table().masked_fill(self.counts == 0, 0.0)
+        return -(self.counts * log_probs).sum() / self.counts.sum()
+
     def on_train_epoch_start(self) -> None:
         self.counts.zero_()
 
     def training_step(self, batch: Batch, batch_idx: int) -> None:
-        x, y, count, _ = batch
-        self.counts.index_put_((self.rows(x), y), count.double(), accumulate=True)
+        self.count(batch)
 
     def on_train_epoch_end(self) -> None:
-        log_probs = self.logits_table()
-        total = self.counts.sum()
-        # The training NLL from the table itself: -sum(N * log P) / sum(N), exact in float64.
-        nll = -(self.counts * log_probs.masked_fill(self.counts == 0, 0.0)).sum() / total
-        self.log("train/nll", nll, prog_bar=True)
-        self.log("train/examples", total)
+        self.log("train/nll", self.table_nll(), prog_bar=True)
+        self.log("train/examples", self.counts.sum())
 
     def configure_optimizers(self) -> Any:
         return None

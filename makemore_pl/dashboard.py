@@ -9,26 +9,29 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import TensorBoardLogger
 
+from makemore_pl.batches import FullBatch
+from makemore_pl.counts import CountNGram
 from makemore_pl.figures import TableFigure, save_png
 from makemore_pl.model import NGramModel
 
 SMOOTHING_GRID = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 
 
-def train_counts(model: NGramModel, datamodule: L.LightningDataModule) -> torch.Tensor:
-    """The count table N of the training split, in float64, one row per context."""
-    x, y = datamodule.examples["train"]
-    counts = torch.zeros(model.num_rows, model.vocab_size, dtype=torch.float64)
-    counts.index_put_(
-        (model.rows(x.to(model.powers.device)).cpu(), y), torch.ones(len(y), dtype=torch.float64), accumulate=True
-    )
+def fit_counts(model: NGramModel, examples: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> CountNGram:
+    """The count model of the training split, with the model's vocabulary and context."""
+    counts = CountNGram(model.itos, context=model.context)
+    counts.count(next(iter(FullBatch(*examples["train"]))))
     return counts
 
 
-def count_model_nll(counts: torch.Tensor, rows: torch.Tensor, y: torch.Tensor, smoothing: float) -> float:
-    smoothed = counts + smoothing
-    probs = smoothed / smoothed.sum(1, keepdim=True).clamp_min(1e-300)
-    return -probs[rows, y].log().mean().item()
+def best_val_nll(counts: CountNGram, examples: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> float:
+    """The count model's validation NLL at its best smoothing: the optimum a neural model approaches."""
+    val = next(iter(FullBatch(*examples["val"])))
+    best = float("inf")
+    for smoothing in SMOOTHING_GRID:
+        counts.smoothing = smoothing
+        best = min(best, counts.nll(val).item())
+    return best
 
 
 class Dashboard(Callback):
@@ -96,14 +99,12 @@ class Dashboard(Callback):
             return
         datamodule.setup("fit")
         self._train_words = set(datamodule.train_words)
-        counts = train_counts(pl_module, datamodule)
+        counts = fit_counts(pl_module, datamodule.examples)
         if self.optimum and "val" in datamodule.examples:
-            xv, yv = datamodule.examples["val"]
-            rows = pl_module.rows(xv.to(pl_module.powers.device)).cpu()
-            self._optimum = min(count_model_nll(counts, rows, yv, a) for a in SMOOTHING_GRID)
+            self._optimum = best_val_nll(counts, datamodule.examples)
         log_dir = trainer.log_dir  # a collective under DDP: every process must ask
         if self.counts_heatmap and self._writer(trainer) is not None:
-            image = self._draw(trainer, pl_module, "counts", counts, cell_text=True)
+            image = self._draw(trainer, pl_module, "counts", counts.counts, cell_text=True)
             save_png(image, Path(log_dir) / "counts.png")
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: NGramModel) -> None:
