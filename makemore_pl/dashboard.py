@@ -13,6 +13,7 @@ from makemore_pl.batches import FullBatch
 from makemore_pl.counts import CountNGram
 from makemore_pl.figures import TableFigure, save_png
 from makemore_pl.model import NGramModel
+from makemore_pl.sampling import sample_words_parallel
 
 SMOOTHING_GRID = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 
@@ -110,18 +111,24 @@ class Dashboard(Callback):
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: NGramModel) -> None:
         if trainer.sanity_checking:
             return
-        if self._optimum is not None:
-            pl_module.log("val/nll_optimum", self._optimum, sync_dist=True)
         writer = self._writer(trainer)
+        if writer is None:
+            return
         probs = pl_module.probs_table()
-        if writer is None or not torch.isfinite(probs).all():
+        if not torch.isfinite(probs).all():
             return  # a diverged model has nothing to show; FiniteLossGuard stops the run
         step = trainer.global_step
+        if self._optimum is not None:
+            # A constant, the same on every process: written directly, at the step of val/nll.
+            writer.add_scalar("val/nll_optimum", self._optimum, step)
         if self.probabilities and self._validations % self.every_n_epochs == 0:
             self._draw(trainer, pl_module, "probabilities", probs)
         self._validations += 1
         if self.samples:
-            words = pl_module.sample(self.num_samples)
+            generator = torch.Generator().manual_seed(pl_module.sample_seed)
+            words = sample_words_parallel(
+                probs.cpu(), pl_module.itos, pl_module.context, self.num_samples, generator, pl_module.max_length
+            )
             lines = [f"{w or '(empty)':<20} {'train' if w in self._train_words else 'new'}" for w in words]
             writer.add_text("samples", "```\n" + "\n".join(lines) + "\n```", step)
 

@@ -1,4 +1,5 @@
 import math
+from collections import Counter
 
 import pytest
 import torch
@@ -8,6 +9,7 @@ from makemore_pl.batches import FullBatch, MiniBatches
 from makemore_pl.data import WordsDataModule
 from makemore_pl.errors import UsageError
 from makemore_pl.neural import NeuralNGram
+from makemore_pl.sampling import sample_words_parallel
 
 
 @pytest.fixture
@@ -103,6 +105,26 @@ def test_sampling_stops_at_the_length_cap():
     with torch.no_grad():
         model.W.copy_(torch.tensor([[-1e4, 1e4], [-1e4, 1e4]]))  # never draws the boundary
     assert model.sample(3, seed=0) == ["aaaaaaa"] * 3
+    parallel = sample_words_parallel(model.probs_table(), model.itos, 1, 3, torch.Generator().manual_seed(0), 7)
+    assert parallel == ["aaaaaaa"] * 3
+
+
+@pytest.mark.parametrize("context", [1, 2])
+def test_parallel_sampling_draws_from_the_same_distribution(tiny_file, context):
+    dm = WordsDataModule(path=str(tiny_file), context=context)
+    model = NeuralNGram(dm.vocab, context=context)
+    generator = torch.Generator().manual_seed(0)
+    parallel = sample_words_parallel(model.probs_table(), model.itos, context, 4000, generator, 50)
+    sequential = model.sample(4000, seed=1)
+    # Same model, same distribution: the mean word length and the first-letter frequencies agree.
+    mean_length = [sum(map(len, words)) / len(words) for words in (parallel, sequential)]
+    assert abs(mean_length[0] - mean_length[1]) < 0.1 * mean_length[1]
+    firsts = [Counter(w[:1] for w in words) for words in (parallel, sequential)]
+    for letter, count in firsts[1].most_common(3):
+        assert abs(firsts[0][letter] - count) < 0.25 * count + 30
+    probs = model.probs_table()
+    draws = [sample_words_parallel(probs, model.itos, context, 20, torch.Generator().manual_seed(5), 50) for _ in "ab"]
+    assert draws[0] == draws[1]  # reproducible from the seed
 
 
 def test_a_checkpoint_of_another_vocabulary_is_refused(setup):
