@@ -67,10 +67,14 @@ class FullBatch:
 
 
 class MiniBatches:
-    """Shuffled mini-batches of ``batch_size`` examples, a new order each epoch, each batch counted.
+    """Shuffled mini-batches of ``batch_size`` examples, a new order each epoch.
 
     The order comes from ``seed + epoch``, so it is the same on every process and after a
     resume; each process then takes every ``world_size``-th example of it.
+
+    On the CPU each batch is counted, like the full batch: fewer rows of W to gather and to
+    scatter gradients into. Elsewhere it is not (``count`` is all ones): on an accelerator
+    the plain batch is cheap, and ``torch.unique`` would make the device wait every step.
     """
 
     def __init__(
@@ -83,8 +87,12 @@ class MiniBatches:
         rank: int = 0,
         world_size: int = 1,
         device: torch.device | None = None,
+        count: bool | None = None,
     ):
-        self.keys, self.radix = example_keys(x.to(device), y.to(device))
+        self.x, self.y = x.to(device), y.to(device)
+        self.count = self.y.device.type == "cpu" if count is None else count
+        if self.count:
+            self.keys, self.radix = example_keys(self.x, self.y)
         self.context, self.size = x.shape[1], len(y)
         self.batch_size, self.seed, self.epoch = batch_size, seed, epoch
         self.rank, self.world_size = rank, world_size
@@ -96,12 +104,16 @@ class MiniBatches:
 
     def __iter__(self) -> Iterator[Batch]:
         generator = torch.Generator().manual_seed(self.seed + self.epoch())
-        order = torch.randperm(self.size, generator=generator).to(self.keys.device)
+        order = torch.randperm(self.size, generator=generator).to(self.y.device)
         mine = order[self.rank : self.share * self.world_size : self.world_size]
         for start in range(0, self.share, self.batch_size):
             index = mine[start : start + self.batch_size]
-            x, y, count = count_keys(self.keys[index], self.radix, self.context)
-            yield x, y, count.float(), torch.tensor(float(len(index)), device=self.keys.device)
+            total = torch.tensor(float(len(index)), device=self.y.device)
+            if self.count:
+                x, y, count = count_keys(self.keys[index], self.radix, self.context)
+                yield x, y, count.float(), total
+            else:
+                yield self.x[index], self.y[index], torch.ones(len(index), device=self.y.device), total
 
 
 class SampleRequests:

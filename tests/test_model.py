@@ -67,10 +67,11 @@ def test_counted_full_batch_has_the_plain_loss_and_gradient(tiny_file, context):
     torch.testing.assert_close(counted_grad, plain_grad, rtol=1e-5, atol=1e-7)
 
 
-def test_mini_batch_loss_and_gradient_are_the_plain_ones(setup):
+@pytest.mark.parametrize("count", [True, False], ids=["counted", "plain"])
+def test_mini_batch_loss_and_gradient_are_the_plain_ones(setup, count):
     dm, model = setup
     x, y = dm.examples["train"]
-    batches = list(MiniBatches(x, y, batch_size=32, seed=0, epoch=lambda: 0))
+    batches = list(MiniBatches(x, y, batch_size=32, seed=0, epoch=lambda: 0, count=count))
     # The same shuffled slices, uncounted: what a plain loop would feed F.cross_entropy.
     order = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
     for i, batch in enumerate(batches):
