@@ -15,6 +15,12 @@ from makemore_pl.model import NGramModel
 from makemore_pl.writer import SampleWriter
 
 
+DESCRIPTION = (
+    "makemore-pl: train, evaluate and sample Karpathy's makemore character-level language models "
+    "(the lecture's bigram and its n-gram and counting cousins) with PyTorch Lightning."
+)
+
+
 class MakemoreCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         # The data decides the vocabulary and the context; the model follows.
@@ -68,6 +74,9 @@ def run_cli(cli_class: type[MakemoreCLI], args: ArgsType = None, **kwargs) -> Ma
             WordsDataModule,
             subclass_mode_model=True,
             save_config_kwargs={"overwrite": True},
+            # The optimizer is the model's own option (--model.optimizer), so no second, top-level one.
+            auto_configure_optimizers=False,
+            parser_kwargs={"description": DESCRIPTION},
             args=args,
             **kwargs,
         )

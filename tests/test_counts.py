@@ -93,11 +93,12 @@ def test_tune_runs_end_to_end_and_writes_its_table(tmp_path, tiny_file, capsys):
         [
             *fit_args(tmp_path, tiny_file, "configs/counts.yaml"),
             "--tune.option", "smoothing",
-            "--tune.values", "[0.1, 1, 10]",
+            "--tune.values", "[0, 1, 10]",
         ]
     )  # fmt: skip
     rows = table.strip().splitlines()[2:]
-    assert [row.split("|")[1].strip().strip("*") for row in rows] == ["0.1", "1", "10"]
+    assert [row.split("|")[1].strip().strip("*") for row in rows] == ["0", "1", "10"]
+    assert rows[0].split("|")[3].strip() == "inf"  # unsmoothed counts never saw some validation bigrams
     best = [row for row in rows if "**" in row]
     assert len(best) == 1 and best[0].split("|")[4].strip()  # the best, and only it, has a test NLL
     saved = (tmp_path / "logs" / "counts" / "tune_smoothing.md").read_text()
