@@ -59,7 +59,8 @@ class NGramModel(L.LightningModule):
 
     def rows(self, x: Tensor) -> Tensor:
         """The row of the table for each context in ``x`` of shape ``(n, context)``."""
-        return x @ self.powers if self.context > 1 else x[:, 0]
+        # A sum of products, not x @ powers: CUDA has no integer matrix multiply.
+        return (x * self.powers).sum(1) if self.context > 1 else x[:, 0]
 
     def logits_table(self) -> Tensor:
         raise NotImplementedError
