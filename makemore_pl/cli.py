@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 import sys
 import warnings
+from typing import NoReturn
 
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 
@@ -13,7 +14,6 @@ from makemore_pl.data import WordsDataModule
 from makemore_pl.errors import UsageError
 from makemore_pl.model import NGramModel
 from makemore_pl.writer import SampleWriter
-
 
 DESCRIPTION = (
     "makemore-pl: train, evaluate and sample Karpathy's makemore character-level language models "
@@ -80,21 +80,19 @@ def run_cli(cli_class: type[MakemoreCLI], args: ArgsType = None, **kwargs) -> Ma
             args=args,
             **kwargs,
         )
-    except pickle.UnpicklingError as e:
-        # torch.load(weights_only=True) met something other than tensors and plain values.
-        print(
-            f"makemore-pl: error: refusing to load the checkpoint: it holds code, not just weights ({e})".splitlines()[
-                0
-            ],
-            file=sys.stderr,
-        )
-        raise SystemExit(2) from None
+    except pickle.UnpicklingError:
+        # torch.load(weights_only=True) met pickled objects, which could run code: refuse them.
+        _fail("refusing to load the checkpoint: it holds pickled objects, not only weights and plain values")
     except Exception as e:
         usage_error = _find_usage_error(e)
         if usage_error is None:
             raise
-        print(f"makemore-pl: error: {usage_error}", file=sys.stderr)
-        raise SystemExit(2) from None
+        _fail(str(usage_error))
+
+
+def _fail(message: str) -> NoReturn:
+    print(f"makemore-pl: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def cli_main(args: ArgsType = None) -> None:
