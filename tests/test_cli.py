@@ -83,3 +83,19 @@ def test_bad_input_is_one_line_naming_the_option(tmp_path, tiny_file, capsys):
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err == "makemore-pl: error: --model.l2 must be >= 0, got -1.0"
+
+
+def test_sample_writer_marks_training_words_and_keeps_stdout_one_word_per_line(tmp_path, capsys):
+    from types import SimpleNamespace
+
+    from makemore_pl.writer import SampleWriter
+
+    trainer = SimpleNamespace(
+        is_global_zero=True, log_dir=str(tmp_path), datamodule=SimpleNamespace(train_words=["emma", "ava"])
+    )
+    predictions = [[(2, "zed"), (0, "emma")], [(1, "ava")]]  # two batches, out of order
+    SampleWriter().write_on_epoch_end(trainer, None, predictions, [])
+    out, err = capsys.readouterr()
+    assert out.splitlines() == ["emma", "ava", "zed"]
+    assert (tmp_path / "samples.tsv").read_text() == "emma\ttrain\nava\ttrain\nzed\tnew\n"
+    assert "1 new and 2 from the training words" in err
