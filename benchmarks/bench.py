@@ -336,7 +336,7 @@ def main() -> None:
     )
     print(
         f"| G7 | the Dashboard's cost: `fit` with it | {fit_s:.2f} s | `fit` without it {plain_s:.2f} s | "
-        f"+{(fit_s / plain_s - 1) * 100:.0f}% | < +10% |"
+        f"+{(fit_s / plain_s - 1) * 100:.1f}% | < +10% |"
     )
     inside = dashboard["on_fit_start"] + dashboard["on_validation_epoch_end"] + dashboard["on_fit_end"]
     print(
