@@ -66,6 +66,7 @@ class NGramModel(L.LightningModule):
         raise NotImplementedError
 
     def logits(self, x: Tensor) -> Tensor:
+        # Row indexing: the lecture's one_hot(x) @ W, without building the one-hot.
         return self.logits_table()[self.rows(x)]
 
     def nll(self, batch: Batch) -> Tensor:

@@ -52,10 +52,7 @@ class NeuralNGram(NGramModel):
         self.W = torch.nn.Parameter(torch.randn(self.num_rows, self.vocab_size, generator=generator))
 
     def logits_table(self) -> Tensor:
-        return self.W
-
-    def logits(self, x: Tensor) -> Tensor:
-        return self.W[self.rows(x)]  # row indexing: the lecture's one-hot @ W, without the one-hot
+        return self.W  # NGramModel.logits indexes its rows: W[x], the lecture's one-hot @ W
 
     def objective(self, batch: Batch) -> tuple[Tensor, Tensor]:
         """The loss that training minimises, NLL + l2 * mean(W**2), and the NLL alone."""
