@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import TensorBoardLogger
@@ -84,7 +85,7 @@ class Dashboard(Callback):
         prefix = itos[0] * (pl_module.context - 1)
         return table[: len(itos)], [prefix + c for c in itos]
 
-    def _draw(self, trainer: L.Trainer, pl_module: NGramModel, tag: str, table: torch.Tensor, **kwargs) -> None:
+    def _draw(self, trainer: L.Trainer, pl_module: NGramModel, tag: str, table: torch.Tensor, **kwargs) -> np.ndarray:
         values, rows = self._slice(pl_module, table)
         if self._figure is None:
             self._figure = TableFigure(

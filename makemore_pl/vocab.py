@@ -38,9 +38,6 @@ class Vocabulary:
     def __len__(self) -> int:
         return len(self.itos)
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Vocabulary) and self.itos == other.itos
-
     def __repr__(self) -> str:
         return f"Vocabulary({self.summary()})"
 
