@@ -1,23 +1,41 @@
 """makemore-pl: Karpathy's makemore language models, trained with PyTorch Lightning."""
 
+from makemore_pl.callbacks import Dashboard, Diagnostics, FiniteLossGuard, SampleWriter
 from makemore_pl.cli import cli_main
-from makemore_pl.counts import CountNGram
-from makemore_pl.dashboard import Dashboard
-from makemore_pl.data import WordsDataModule
+from makemore_pl.data import Vocabulary, WordsDataModule
 from makemore_pl.errors import UsageError
-from makemore_pl.model import NGramModel
-from makemore_pl.neural import NeuralNGram
-from makemore_pl.vocab import Vocabulary
-from makemore_pl.writer import SampleWriter
+from makemore_pl.models import (
+    GRU,
+    LSTM,
+    MLP,
+    RNN,
+    BoW,
+    CountNGram,
+    LanguageModel,
+    NeuralNGram,
+    NGramModel,
+    Transformer,
+    WaveNet,
+)
 
 __all__ = [
+    "GRU",
+    "LSTM",
+    "MLP",
+    "RNN",
+    "BoW",
     "CountNGram",
     "Dashboard",
+    "Diagnostics",
+    "FiniteLossGuard",
+    "LanguageModel",
     "NGramModel",
     "NeuralNGram",
     "SampleWriter",
+    "Transformer",
     "UsageError",
     "Vocabulary",
+    "WaveNet",
     "WordsDataModule",
     "cli_main",
 ]

@@ -4,28 +4,77 @@ from __future__ import annotations
 
 import pickle
 import sys
-import warnings
-from typing import NoReturn
+from collections.abc import Callable
+from functools import partial
+from typing import Any, NoReturn
 
+from jsonargparse import Namespace
+from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 
-from makemore_pl.counts import CountNGram
-from makemore_pl.data import WordsDataModule
+from makemore_pl import console, runs
+from makemore_pl.callbacks.progress import StderrProgressBar
+from makemore_pl.callbacks.writer import SampleWriter
+from makemore_pl.data.datamodule import WordsDataModule
 from makemore_pl.errors import UsageError
-from makemore_pl.model import NGramModel
-from makemore_pl.writer import SampleWriter
+from makemore_pl.models.base import LanguageModel
+from makemore_pl.models.counts import CountNGram
 
 DESCRIPTION = (
     "makemore-pl: train, evaluate and sample Karpathy's makemore character-level language models "
-    "(the lecture's bigram and its n-gram and counting cousins) with PyTorch Lightning."
+    "(the lectures' n-grams, MLP and WaveNet, and makemore.py's BoW, RNN, GRU, LSTM and Transformer) with "
+    "PyTorch Lightning."
 )
 
 
 class MakemoreCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        # The data decides the vocabulary and the context; the model follows.
-        parser.link_arguments("data.vocab", "model.init_args.vocab", apply_on="instantiate")
+        # The data decides the vocabulary, the context and the longest word; the model follows.
+        # A model without one of these arguments (block_size for a window model, context for a
+        # sequence model) is simply not given it.
+        for key in ("vocab", "block_size"):
+            link = partial(self._from_data_or_checkpoint, key=key)
+            parser.link_arguments("data", f"model.init_args.{key}", compute_fn=link, apply_on="instantiate")
         parser.link_arguments("data.context", "model.init_args.context", apply_on="instantiate")
+        parser.add_argument(
+            "--new_version",
+            type=bool,
+            default=False,
+            help="For fit --ckpt_path: start a new version folder from the checkpoint, instead of continuing "
+            "its run in the run's own folder. (validate, test and predict always log to a new version.)",
+        )
+
+    def _from_data_or_checkpoint(self, data: WordsDataModule, key: str) -> Any:
+        # predict samples from the model alone: without the words file, the checkpoint knows the
+        # vocabulary and the longest word. (A bound method, not a closure: ddp_spawn pickles the parser.)
+        ckpt = self.config.predict.ckpt_path if self.subcommand == "predict" else None
+        if ckpt and not data.has_file:
+            return runs.read_checkpoint(ckpt)["hyper_parameters"].get(key)
+        return getattr(data, key)
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
+        if isinstance(args, (dict, Namespace)):
+            return super().parse_arguments(parser, args)
+        # A command naming a checkpoint and no config gets the run's config (runs.complete_arguments).
+        # Parsed here rather than by super(), which warns when args are given beside sys.argv.
+        self.config = parser.parse_args(runs.complete_arguments(list(sys.argv[1:] if args is None else args)))
+
+    def _parse_ckpt_path(self) -> None:
+        # Lightning 2.6 merges the checkpoint's hyperparameters over the whole parsed config, the
+        # command line's options included (Lightning-AI/pytorch-lightning#20801; #21455 proposes
+        # to make them defaults). runs.complete_arguments has put them under the command line.
+        pass
+
+    def before_instantiate_classes(self) -> None:
+        if self.subcommand == "fit":
+            runs.continue_in_place(self.config.fit)
+
+    def after_instantiate_classes(self) -> None:
+        # Lightning's progress bar draws on stdout, which belongs to predict's words and test's table.
+        callbacks = self.trainer.callbacks
+        for i, callback in enumerate(callbacks):
+            if type(callback) is TQDMProgressBar:
+                callbacks[i] = StderrProgressBar(callback.refresh_rate, callback.process_position)
 
     def before_fit(self) -> None:
         if isinstance(self.model, CountNGram) and self.trainer.world_size > 1:
@@ -35,45 +84,44 @@ class MakemoreCLI(LightningCLI):
                 f"CountNGram counts on one process; got {self.trainer.world_size} (set --trainer.devices 1 "
                 "--trainer.num_nodes 1)"
             )
+        if self.datamodule.val_fraction == 0:
+            # No validation words (the lecture's configs train on all of them): no validation loop,
+            # instead of one over an empty split.
+            self.trainer.limit_val_batches = 0
+        if self.config.fit.ckpt_path:
+            console.quiet_resume(in_place=not self.config.fit.new_version)
 
     def before_predict(self) -> None:
         # Without a writer, predict's samples would be computed and thrown away.
         if not any(isinstance(c, SampleWriter) for c in self.trainer.callbacks):
             self.trainer.callbacks.append(SampleWriter())
-        self._quiet_checkpoint_restore()
+        # Sampling is one batch of milliseconds: a bar would only share the terminal with the words.
+        if self.trainer.progress_bar_callback is not None:
+            self.trainer.progress_bar_callback.disable()
+        console.quiet_evaluation()
 
     def before_test(self) -> None:
-        self._quiet_checkpoint_restore()
+        self._evaluating("test_fraction")
 
     def before_validate(self) -> None:
-        self._quiet_checkpoint_restore()
+        self._evaluating("val_fraction")
 
-    @staticmethod
-    def _quiet_checkpoint_restore() -> None:
-        # Evaluating from a checkpoint writes no checkpoints, so ModelCheckpoint's warning that
-        # this run's folder differs from the checkpoint's is no news here (it is, and stays, for fit).
-        warnings.filterwarnings("ignore", message="The dirpath has changed from")
-
-
-def _silence_false_alarms() -> None:
-    # Our predict loader yields index tensors, not a DataLoader with a sampler: there are no
-    # batch indices to infer, and SampleWriter does not need them.
-    warnings.filterwarnings("ignore", message="Couldn't infer the batch indices")
-    # Raised inside Lightning on newer torch; nothing a user of makemore-pl can act on.
-    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
-    # CountNGram learns by counting: running with no optimizer is the point.
-    warnings.filterwarnings("ignore", message="`LightningModule.configure_optimizers` returned `None`")
+    def _evaluating(self, fraction: str) -> None:
+        if getattr(self.datamodule, fraction) == 0:
+            # Lightning would run the stage on an empty loader, print nothing and warn about it.
+            raise UsageError(f"no words held out to evaluate on: --data.{fraction} is 0 (set it above 0)")
+        console.quiet_evaluation()
 
 
 def run_cli(cli_class: type[MakemoreCLI], args: ArgsType = None, **kwargs) -> MakemoreCLI:
     """Build ``cli_class`` for makemore-pl's model and data, turning a UsageError into one line on stderr."""
-    _silence_false_alarms()
+    console.silence_false_alarms()
     try:
         return cli_class(
-            NGramModel,
+            LanguageModel,
             WordsDataModule,
             subclass_mode_model=True,
-            save_config_kwargs={"overwrite": True},
+            save_config_callback=runs.RunConfig,
             # The optimizer is the model's own option (--model.optimizer), so no second, top-level one.
             auto_configure_optimizers=False,
             parser_kwargs={"description": DESCRIPTION},
@@ -93,6 +141,15 @@ def run_cli(cli_class: type[MakemoreCLI], args: ArgsType = None, **kwargs) -> Ma
 def _fail(message: str) -> NoReturn:
     print(f"makemore-pl: error: {message}", file=sys.stderr)
     raise SystemExit(2)
+
+
+def exit_on_usage_error(program: str, main: Callable[[ArgsType], Any], args: ArgsType = None) -> None:
+    """Run ``main(args)`` for the console script ``program``: a UsageError becomes one line on stderr, exit code 2."""
+    try:
+        main(args)
+    except UsageError as e:
+        print(f"{program}: error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def cli_main(args: ArgsType = None) -> None:

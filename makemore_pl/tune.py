@@ -8,9 +8,9 @@ import warnings
 import lightning as L
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser
 
-from makemore_pl.cli import MakemoreCLI, run_cli
+from makemore_pl.cli import MakemoreCLI, exit_on_usage_error, run_cli
+from makemore_pl.data.files import write_atomic
 from makemore_pl.errors import UsageError
-from makemore_pl.files import write_atomic
 
 
 class TuneCLI(MakemoreCLI):
@@ -36,6 +36,11 @@ def _val_nll(trainer: L.Trainer) -> float:
     return float(trainer.callback_metrics["val/nll"])
 
 
+def _argument(value: float) -> str:
+    """``value`` as the command line writes it: 8, not 8.0, which an integer option (hidden, layers) refuses."""
+    return str(int(value)) if float(value).is_integer() else repr(value)
+
+
 def tune(args: ArgsType = None) -> str:
     """Run the grid and return the results table, also written as tune_<option>.md in the log folder."""
     args = list(sys.argv[1:] if args is None else args)
@@ -48,9 +53,11 @@ def tune(args: ArgsType = None) -> str:
     runs = []
     for value in values:
         # A fresh model, data module and trainer, with a log folder of its own, per value.
-        cli = run_cli(TuneCLI, [*args, f"--model.{option}", str(value)], run=False)
+        cli = run_cli(TuneCLI, [*args, f"--model.{option}", _argument(value)], run=False)
         cli.trainer.fit(cli.model, datamodule=cli.datamodule)
-        runs.append((value, float(cli.trainer.callback_metrics["train/nll"]), _val_nll(cli.trainer), cli))
+        # Logged every log_every_n_steps steps only: a short run may have none.
+        train_nll = cli.trainer.callback_metrics.get("train/nll")
+        runs.append((value, None if train_nll is None else float(train_nll), _val_nll(cli.trainer), cli))
     best = min(runs, key=lambda run: run[2])
     best_cli = best[3]
     checkpoint = best_cli.trainer.checkpoint_callback
@@ -60,7 +67,8 @@ def tune(args: ArgsType = None) -> str:
     lines = [f"| {option} | train/nll | val/nll | test/nll |", "|---|---|---|---|"]
     for value, train_nll, val_nll, _ in runs:
         mark, test = ("**", f"{test_nll:.4f}") if value == best[0] else ("", "")
-        lines.append(f"| {mark}{value:g}{mark} | {train_nll:.4f} | {val_nll:.4f} | {test} |")
+        train = "-" if train_nll is None else f"{train_nll:.4f}"
+        lines.append(f"| {mark}{value:g}{mark} | {train} | {val_nll:.4f} | {test} |")
     table = "\n".join(lines) + "\n"
     logger = best_cli.trainer.logger
     path = f"{logger.save_dir}/{logger.name}/tune_{option}.md" if logger is not None else f"tune_{option}.md"
@@ -72,11 +80,7 @@ def tune(args: ArgsType = None) -> str:
 
 def tune_main(args: ArgsType = None) -> None:
     """Entry point of `makemore-pl-tune`."""
-    try:
-        tune(args)
-    except UsageError as e:
-        print(f"makemore-pl-tune: error: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
+    exit_on_usage_error("makemore-pl-tune", tune, args)
 
 
 if __name__ == "__main__":

@@ -54,8 +54,8 @@ def download(url: str, path: str | os.PathLike, sha256: str | None = None, timeo
     write_atomic(path, data)
 
 
-def read_words(path: str | os.PathLike, encoding: str = "utf-8") -> list[str]:
-    """The file's lines, stripped of surrounding whitespace, without blank lines."""
+def read_lines(path: str | os.PathLike, encoding: str = "utf-8") -> list[str]:
+    """The file's lines, decoded; every failure is one UsageError naming the file, and the line for bad bytes."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -76,7 +76,12 @@ def read_words(path: str | os.PathLike, encoding: str = "utf-8") -> list[str]:
         ) from None
     except LookupError:
         raise UsageError(f"--data.encoding: unknown encoding {encoding!r}") from None
-    words = [w for w in (line.strip() for line in text.splitlines()) if w]
+    return text.splitlines()
+
+
+def read_words(path: str | os.PathLike, encoding: str = "utf-8") -> list[str]:
+    """The file's lines, stripped of surrounding whitespace, without blank lines."""
+    words = [w for w in (line.strip() for line in read_lines(path, encoding)) if w]
     if not words:
         raise UsageError(f"{path} has no words: it is empty or holds only blank lines")
     return words

@@ -10,7 +10,7 @@ import lightning as L
 import torch.distributed as dist
 from lightning.pytorch.callbacks import BasePredictionWriter
 
-from makemore_pl.files import write_atomic
+from makemore_pl.data.files import write_atomic
 
 
 class SampleWriter(BasePredictionWriter):
@@ -21,7 +21,8 @@ class SampleWriter(BasePredictionWriter):
         summary line on stderr, so that stdout stays one word per line.
 
         Args:
-            filename: File written in the log folder: a word and "new" or "train" per line.
+            filename: File written in the log folder: a word and "new" or "train" per line ("unknown"
+                when the words file is missing).
             stdout: Also print the words to stdout.
         """
         super().__init__(write_interval="epoch")
@@ -39,14 +40,16 @@ class SampleWriter(BasePredictionWriter):
         if not trainer.is_global_zero:
             return
         words = [word for _, word in sorted(samples)]
-        seen = set(trainer.datamodule.train_words) if trainer.datamodule is not None else set()
-        marks = ["train" if word in seen else "new" for word in words]
+        data = trainer.datamodule
+        if data is None or data.has_file:
+            seen = set(data.train_words) if data is not None else set()
+            marks = ["train" if word in seen else "new" for word in words]
+            summary = f"{marks.count('new')} new and {marks.count('train')} from the training words"
+        else:  # sampled from the checkpoint alone: only the marks need the words file
+            marks = ["unknown"] * len(words)
+            summary = f"not marked new or train, since the words file {data.path} is missing (--data.path)"
         path = Path(log_dir or ".") / self.filename
         write_atomic(path, "".join(f"{w}\t{m}\n" for w, m in zip(words, marks)).encode())
         if self.stdout:
             print("\n".join(words), flush=True)
-        print(
-            f"makemore-pl: sampled {len(words)} words, {marks.count('new')} new and "
-            f"{marks.count('train')} from the training words; saved to {path}",
-            file=sys.stderr,
-        )
+        print(f"makemore-pl: sampled {len(words)} words, {summary}; saved to {path}", file=sys.stderr)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import torch
 from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor
 
-from makemore_pl.batches import Batch
+from makemore_pl.data.batches import Batch
 from makemore_pl.errors import UsageError
-from makemore_pl.model import NGramModel
+from makemore_pl.models.ngram import NGramModel
 
 
 def adam(params: Iterable) -> torch.optim.Optimizer:
@@ -26,9 +27,7 @@ class NeuralNGram(NGramModel):
         l2: float = 0.01,
         init_seed: int = 2147483647,
         optimizer: OptimizerCallable = adam,
-        temperature: float = 1.0,
-        max_length: int = 50,
-        sample_seed: int = 2147483647,
+        **kwargs: Any,
     ) -> None:
         """The lecture's neural bigram (context 1) or n-gram: ``logits = W[x]``, trained by gradient descent.
 
@@ -39,14 +38,11 @@ class NeuralNGram(NGramModel):
                 it pulls W towards uniform rows, like smoothing the counts.
             init_seed: Seed of the ``torch.Generator`` that draws W from ``randn``, as the lecture does.
             optimizer: The optimizer, as ``class_path``/``init_args``.
-            temperature: Divides the logits when sampling: below 1 sharpens, above 1 flattens.
-            max_length: Longest word `predict` samples, so a degenerate model cannot loop forever.
-            sample_seed: Seed of the sampling generator (the lecture's 2147483647 by default).
+            **kwargs: Sampling options: see ``LanguageModel``.
         """
-        super().__init__(vocab, context, temperature, max_length, sample_seed)
+        super().__init__(vocab, context, **kwargs)
         if l2 < 0:
             raise UsageError(f"--model.l2 must be >= 0, got {l2}")
-        self.save_hyperparameters(ignore=["optimizer"])
         self.l2, self.optimizer = l2, optimizer
         generator = torch.Generator().manual_seed(init_seed)
         self.W = torch.nn.Parameter(torch.randn(self.num_rows, self.vocab_size, generator=generator))
@@ -58,15 +54,6 @@ class NeuralNGram(NGramModel):
         """The loss that training minimises, NLL + l2 * mean(W**2), and the NLL alone."""
         nll = self.nll(batch)
         return nll + self.l2 * (self.W**2).mean(), nll
-
-    def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
-        loss, nll = self.objective(batch)
-        # Lightning's logger writes every log_every_n_steps steps, but each self.log call costs
-        # about 0.45 ms (more than a whole full-batch step), so call it only on those steps.
-        if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:
-            self.log("train/loss", loss, prog_bar=True, sync_dist=True)
-            self.log("train/nll", nll, sync_dist=True)
-        return loss
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer(self.parameters())

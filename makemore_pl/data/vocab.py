@@ -10,6 +10,8 @@ import torch
 # The lecture marks both ends of a word with '.'. A data file may contain '.', so the
 # fallback is '\n': a file is read one item per line, so no item can ever contain it.
 BOUNDARY_CANDIDATES = (".", "\n")
+# The target of a padding position: F.cross_entropy(..., ignore_index=PAD) leaves it out of the loss.
+PAD = -1
 
 
 class Vocabulary:
@@ -53,14 +55,8 @@ class Vocabulary:
     def decode(self, ids: Sequence[int]) -> str:
         return "".join(self.itos[i] for i in ids)
 
-    def encode_words(self, words: Sequence[str], context: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Every (context, next character) example of ``words``, as in the lecture, without a Python loop per character.
-
-        Each word contributes ``len(word) + 1`` examples: the boundary predicts the first
-        character, ..., the last character predicts the boundary. ``x`` has shape
-        ``(n, context)``, oldest character first, padded with the boundary at the start of
-        a word; ``y`` has shape ``(n,)``. Both are int64.
-        """
+    def _stream(self, words: Sequence[str]) -> np.ndarray:
+        """All words as one int32 stream of token ids: the boundary, then each word followed by the boundary."""
         # One stream for all words: the boundary before the first word, and after every word.
         codepoints = np.frombuffer(("\n".join(words) + "\n").encode("utf-32-le"), dtype=np.uint32)
         chars = np.array([ord(c) for c in self.itos[1:]], dtype=np.uint32)  # sorted, as itos is
@@ -72,9 +68,17 @@ class Vocabulary:
         if not known.all():
             unknown = chr(int(codepoints[np.argmin(known)]))
             raise ValueError(f"character {unknown!r} is not in the vocabulary ({self.summary()})")
-        del codepoints, known
-        stream = np.concatenate([np.zeros(1, dtype=np.int32), ids])
-        del ids
+        return np.concatenate([np.zeros(1, dtype=np.int32), ids])
+
+    def encode_words(self, words: Sequence[str], context: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every (context, next character) example of ``words``, as in the lecture, without a Python loop per character.
+
+        Each word contributes ``len(word) + 1`` examples: the boundary predicts the first
+        character, ..., the last character predicts the boundary. ``x`` has shape
+        ``(n, context)``, oldest character first, padded with the boundary at the start of
+        a word; ``y`` has shape ``(n,)``. Both are int64.
+        """
+        stream = self._stream(words)
         y = torch.from_numpy(stream[1:]).long()
         if context == 1:  # the bigram: the previous token, which is the boundary at a word's start
             return torch.from_numpy(stream[:-1]).long()[:, None], y
@@ -87,4 +91,25 @@ class Vocabulary:
         for lag in range(1, context + 1):
             inside = targets - lag >= last_boundary
             x[:, context - lag] = torch.from_numpy(np.where(inside, stream[np.maximum(targets - lag, 0)], 0))
+        return x, y
+
+    def encode_padded(self, words: Sequence[str], length: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each word as one row, for models that predict every position of a word at once.
+
+        ``x`` is the boundary followed by the word, ``y`` the word followed by the boundary, so
+        ``y[:, t]`` is the character after ``x[:, :t + 1]``. Rows are padded to ``length``
+        (at least the longest word + 1): ``x`` with the boundary, ``y`` with ``PAD``, which the
+        loss ignores. Both are int64 of shape ``(len(words), length)``.
+        """
+        stream = self._stream(words)
+        sizes = np.array([len(w) + 1 for w in words], dtype=np.int64)
+        if len(sizes) and sizes.max() > length:
+            raise ValueError(f"a word of {sizes.max() - 1} characters does not fit in rows of {length}")
+        rows = np.repeat(np.arange(len(words)), sizes)
+        starts = np.cumsum(sizes) - sizes
+        cols = np.arange(len(rows)) - np.repeat(starts, sizes)
+        x = torch.zeros((len(words), length), dtype=torch.int64)
+        y = torch.full((len(words), length), PAD, dtype=torch.int64)
+        x[rows, cols] = torch.from_numpy(stream[:-1]).long()
+        y[rows, cols] = torch.from_numpy(stream[1:]).long()
         return x, y

@@ -17,7 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image, ImageDraw, ImageFont
 
-from makemore_pl.files import write_atomic
+from makemore_pl.data.files import write_atomic
 
 
 class TableFigure:

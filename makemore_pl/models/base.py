@@ -1,0 +1,174 @@
+"""What every makemore-pl model shares: a vocabulary, the NLL, evaluation, sampling and the checkpoint's vocabulary."""
+
+from __future__ import annotations
+
+import inspect
+import multiprocessing
+from typing import Any, ClassVar
+
+import lightning as L
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import Tensor
+
+from makemore_pl.callbacks.guard import FiniteLossGuard
+from makemore_pl.data.batches import Batch
+from makemore_pl.data.vocab import PAD, Vocabulary
+from makemore_pl.errors import UsageError
+
+
+def init_arguments(cls: type) -> set[str]:
+    """The names of the arguments that ``cls`` and its bases take in ``__init__``, ``**kwargs`` aside."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        if "__init__" in vars(klass) and issubclass(klass, LanguageModel):
+            parameters = inspect.signature(klass.__init__).parameters.values()
+            names |= {p.name for p in parameters if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+    return names - {"self"}
+
+
+class LanguageModel(L.LightningModule):
+    """A model of the next character of a word given the characters before it.
+
+    A subclass says what it reads (``layout``, see ``makemore_pl.data.batches``), gives
+    ``logits(x)`` for a batch's ``x``, and samples words with ``sample``. The loss, validation,
+    test, predict, and the vocabulary kept in the checkpoint are the same for every model and
+    live here.
+    """
+
+    layout: ClassVar[str]
+
+    def __init__(
+        self,
+        vocab: list[str],
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        prefix: str = "",
+        max_length: int = 50,
+        sample_seed: int = 2147483647,
+    ) -> None:
+        """
+        Args:
+            vocab: The tokens, boundary first; linked from the data, and saved in the checkpoint.
+            temperature: Divides the logits when sampling: below 1 sharpens, above 1 flattens.
+            top_k: Sample only from the k most likely next characters (null: from all of them).
+            prefix: Sample only words that start with these characters, e.g. "ka".
+            max_length: Longest word `predict` samples, prefix included, so a degenerate model
+                cannot loop forever.
+            sample_seed: Seed of the sampling generator (the lecture's 2147483647 by default).
+        """
+        super().__init__()
+        if temperature <= 0:
+            raise UsageError(f"--model.temperature must be > 0, got {temperature}")
+        if top_k is not None and top_k < 1:
+            raise UsageError(f"--model.top_k must be at least 1 (or null for all), got {top_k}")
+        if max_length < 1:
+            raise UsageError(f"--model.max_length must be at least 1, got {max_length}")
+        self.vocabulary = Vocabulary(vocab)
+        self.itos, self.vocab_size = self.vocabulary.itos, len(vocab)
+        unknown = sorted(set(prefix) - set(self.itos[1:]))
+        if unknown:
+            raise UsageError(
+                f"--model.prefix {prefix!r}: {''.join(unknown)!r} not in the vocabulary ({self.vocabulary.summary()})"
+            )
+        if len(prefix) >= max_length:
+            raise UsageError(f"--model.prefix {prefix!r} leaves no room under --model.max_length {max_length}")
+        self.temperature, self.top_k, self.prefix = temperature, top_k, prefix
+        self.max_length, self.sample_seed = max_length, sample_seed
+        # Every argument of every subclass, as plain values the checkpoint can hold: the
+        # optimizer and schedule are code, and the run's config.yaml keeps them.
+        self.save_hyperparameters(ignore=["optimizer", "lr_scheduler"])
+        # LightningCLI records every value linked from the data, also one that this model does
+        # not take (block_size for a window model, context for a sequence model). Keep only its
+        # own arguments, so that the checkpoint's hyperparameters build the same model again.
+        accepted = init_arguments(type(self))
+        foreign = [key for key in self.hparams if key not in accepted and not key.startswith("_")]
+        self.remove_ignored_hparams(foreign)
+        for key in foreign:
+            self._hparams_initial.pop(key, None)
+
+    def logits(self, x: Tensor) -> Tensor:
+        """The logits of the next character at every prediction of ``x``: ``y``'s shape plus the vocabulary."""
+        raise NotImplementedError
+
+    def nll(self, batch: Batch) -> Tensor:
+        """Mean negative log likelihood per predicted character: ``sum(count * cross_entropy) / total``."""
+        x, y, count, total = batch
+        if y.numel() == 0:  # an empty share of a tiny split under DDP: it adds nothing
+            return total.new_zeros(())
+        # float32 logits: under bf16-mixed the loss is still taken in full precision.
+        logits = self.logits(x).float()
+        losses = F.cross_entropy(logits.flatten(0, -2), y.flatten(), ignore_index=PAD, reduction="none")
+        if count is not None:
+            losses = losses * count
+        return losses.sum() / total
+
+    def objective(self, batch: Batch) -> tuple[Tensor, Tensor]:
+        """The loss that training minimises, and the NLL alone (the same, unless a subclass adds a penalty)."""
+        nll = self.nll(batch)
+        return nll, nll
+
+    def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
+        loss, nll = self.objective(batch)
+        # Lightning's logger writes every log_every_n_steps steps, but each self.log call costs
+        # about 0.45 ms (more than a whole full-batch n-gram step), so call it only on those steps.
+        if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:
+            self.log("train/loss", loss, prog_bar=True, sync_dist=True)
+            self.log("train/nll", nll, sync_dist=True)
+        return loss
+
+    def _evaluate(self, batch: Batch, stage: str) -> Tensor:
+        nll = self.nll(batch)
+        # Each batch's part of the whole split's mean, summed over batches and processes: exact.
+        self.log(f"{stage}/nll", nll, on_epoch=True, reduce_fx="sum", sync_dist=True, prog_bar=stage == "val")
+        return nll
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> Tensor:
+        return self._evaluate(batch, "val")
+
+    def test_step(self, batch: Batch, batch_idx: int) -> Tensor:
+        return self._evaluate(batch, "test")
+
+    def sample(self, num: int, seed: int | None = None) -> list[str]:
+        """Sample ``num`` words, each starting with ``prefix``; the same seed gives the same words on a device."""
+        raise NotImplementedError
+
+    def start_probabilities(self) -> tuple[Tensor, list[str]]:
+        """The next character's probabilities after each short context, one row each, and the rows' labels.
+
+        What the Dashboard draws as the lecture's grid: for an n-gram, its table's rows after a
+        word's start; for a network, the first character, then the next after each first character.
+        """
+        raise NotImplementedError
+
+    def predict_step(self, batch: Tensor, batch_idx: int) -> list[tuple[int, str]]:
+        """Sample the words whose indices are in ``batch``.
+
+        The batch's first index offsets the seed, so processes sharing the work draw
+        different words, and one process draws the lecture's words for its seed.
+        """
+        indices = batch.tolist()
+        words = self.sample(len(indices), self.sample_seed + indices[0])
+        return list(zip(indices, words))
+
+    def teardown(self, stage: str) -> None:
+        # A process started by multiprocessing (ddp_spawn) ends with os._exit, which skips the
+        # atexit hook where Lightning destroys the process group; gloo then aborts the process
+        # as it exits. Nothing needs the group after teardown, so destroy it here.
+        if multiprocessing.parent_process() is not None and dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+
+    def configure_callbacks(self) -> list[L.Callback]:
+        return [FiniteLossGuard()]
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["vocab"] = list(self.itos)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        saved = checkpoint.get("vocab")
+        if saved is not None and list(saved) != self.itos:
+            raise UsageError(
+                "the checkpoint was trained on another vocabulary than the data given now: "
+                f"checkpoint {Vocabulary(saved).summary()}; data {self.vocabulary.summary()}. "
+                "Pass the words file it was trained on with --data.path"
+            )

@@ -1,0 +1,82 @@
+"""The lecture's n-gram models: a table with one row of logits per context of ``context`` characters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from makemore_pl.data.batches import COUNTED
+from makemore_pl.errors import UsageError
+from makemore_pl.models.base import LanguageModel
+from makemore_pl.models.sampling import sample_words
+
+# Rows of a table with more entries than this would not fit in memory: refuse them up front.
+MAX_TABLE_ENTRIES = 200_000_000
+
+
+class NGramModel(LanguageModel):
+    """A model of the next character given the previous ``context`` characters, as a table.
+
+    A subclass gives ``logits_table()``: one row of logits per context, ``vocab_size ** context``
+    rows of ``vocab_size``. It reads counted windows, and samples exactly as the lecture does.
+    """
+
+    layout = COUNTED
+
+    def __init__(self, vocab: list[str], context: int = 1, **kwargs: Any) -> None:
+        """
+        Args:
+            vocab: The tokens, boundary first; linked from the data, and saved in the checkpoint.
+            context: How many previous characters pick a row of the table; linked from the data.
+            **kwargs: Sampling options: see ``LanguageModel``.
+        """
+        super().__init__(vocab, **kwargs)
+        if context < 1:
+            raise UsageError(f"--data.context must be at least 1, got {context}")
+        self.context = context
+        self.num_rows = self.vocab_size**context
+        if self.num_rows * self.vocab_size > MAX_TABLE_ENTRIES:
+            raise UsageError(
+                f"--data.context {context} with {self.vocab_size} tokens needs a table of "
+                f"{self.num_rows * self.vocab_size:,} entries; use a smaller context"
+            )
+        # Positional weights that turn a context (oldest character first) into its row number.
+        powers = self.vocab_size ** torch.arange(context - 1, -1, -1)
+        self.register_buffer("powers", powers, persistent=False)
+
+    def rows(self, x: Tensor) -> Tensor:
+        """The row of the table for each context in ``x`` of shape ``(n, context)``."""
+        # A sum of products, not x @ powers: CUDA has no integer matrix multiply.
+        return (x * self.powers).sum(1) if self.context > 1 else x[:, 0]
+
+    def logits_table(self) -> Tensor:
+        raise NotImplementedError
+
+    def logits(self, x: Tensor) -> Tensor:
+        # Row indexing: the lecture's one_hot(x) @ W, without building the one-hot.
+        return self.logits_table()[self.rows(x)]
+
+    @torch.no_grad()
+    def probs_table(self) -> Tensor:
+        """Next-character probabilities for every context, at the model's temperature."""
+        return torch.softmax(self.logits_table().float() / self.temperature, dim=1)
+
+    def start_probabilities(self) -> tuple[Tensor, list[str]]:
+        # Rows 0..V-1 are the contexts of all boundaries but the last character: a bigram's whole
+        # table, and the rows right after a word's start beyond.
+        prefix = self.itos[0] * (self.context - 1)
+        return self.probs_table()[: self.vocab_size], [prefix + c for c in self.itos]
+
+    @torch.no_grad()
+    def sample(self, num: int, seed: int | None = None) -> list[str]:
+        """Sample ``num`` words; the same seed gives the same words on every device.
+
+        Sampling is sequential and the table is small, so it runs on the CPU explicitly,
+        with a CPU generator: no device round trip per character.
+        """
+        generator = torch.Generator().manual_seed(self.sample_seed if seed is None else seed)
+        probs = self.probs_table().cpu()
+        prefix = self.vocabulary.encode(self.prefix)
+        return sample_words(probs, self.itos, self.context, num, generator, self.max_length, self.top_k, prefix)

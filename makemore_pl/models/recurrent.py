@@ -1,0 +1,96 @@
+"""Recurrent language models: Elman's RNN (Mikolov 2010), the GRU (Cho 2014) and the LSTM (Graves 2013).
+
+torch's ``nn.RNN``, ``nn.GRU`` and ``nn.LSTM`` step through a word in one fused call (cuDNN on a
+GPU), where makemore.py steps its own cells in a Python loop.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from makemore_pl.errors import UsageError
+from makemore_pl.models.network import SequenceModel
+
+
+class RecurrentNetwork(nn.Module):
+    """Embedding, a stack of recurrent layers from a learned start state, dropout, logits."""
+
+    def __init__(
+        self, rnn_class: type[nn.RNNBase], vocab_size: int, embedding: int, hidden: int, layers: int, dropout: float
+    ) -> None:
+        super().__init__()
+        self.tokens = nn.Embedding(vocab_size, embedding)
+        # dropout here acts between stacked layers; the one below acts on the last layer's output.
+        self.rnn = rnn_class(
+            embedding, hidden, num_layers=layers, batch_first=True, dropout=dropout if layers > 1 else 0
+        )
+        states = 2 if rnn_class is nn.LSTM else 1  # an LSTM carries a cell state beside its hidden state
+        self.start = nn.Parameter(torch.zeros(states, layers, 1, hidden))
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden, vocab_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        start = self.start.expand(-1, -1, x.shape[0], -1).contiguous()
+        initial = (start[0], start[1]) if len(start) == 2 else start[0]
+        output, _ = self.rnn(self.tokens(x), initial)
+        return self.head(self.dropout(output))
+
+
+class Recurrent(SequenceModel):
+    rnn_class: ClassVar[type[nn.RNNBase]]
+    position_table = False  # a recurrence reads words of any length
+
+    def __init__(
+        self,
+        vocab: list[str],
+        block_size: int = 16,
+        embedding: int = 64,
+        hidden: int = 64,
+        layers: int = 1,
+        dropout: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
+        """Embed each character, run the recurrence over the word, and read the logits off every hidden state.
+
+        Args:
+            vocab: The tokens, boundary first; linked from the data.
+            block_size: Positions of the longest word, linked from the data (the recurrence itself
+                reads any length; sampling stops there).
+            embedding: Size of each character's embedding (makemore.py's ``n_embd``).
+            hidden: Size of the hidden state (makemore.py's ``n_embd2``).
+            layers: Recurrent layers stacked.
+            dropout: Dropout between stacked layers and on the last layer's output, while training.
+            **kwargs: Training and sampling options: see ``NetworkModel`` and ``LanguageModel``.
+        """
+        super().__init__(vocab, block_size, **kwargs)
+        if min(embedding, hidden, layers) < 1:
+            raise UsageError(
+                f"--model.embedding, --model.hidden and --model.layers must be at least 1, got {embedding}, "
+                f"{hidden}, {layers}"
+            )
+        self.embedding, self.hidden, self.layers, self.dropout = embedding, hidden, layers, dropout
+        self.network = self.build_network()
+
+    def build_network(self) -> nn.Module:
+        return RecurrentNetwork(self.rnn_class, self.vocab_size, self.embedding, self.hidden, self.layers, self.dropout)
+
+
+class RNN(Recurrent):
+    """An Elman RNN: ``h = tanh(W x + U h + b)``."""
+
+    rnn_class = nn.RNN
+
+
+class GRU(Recurrent):
+    """A gated recurrent unit: update and reset gates decide how much of the state to keep."""
+
+    rnn_class = nn.GRU
+
+
+class LSTM(Recurrent):
+    """A long short-term memory: input, forget and output gates around a cell state."""
+
+    rnn_class = nn.LSTM

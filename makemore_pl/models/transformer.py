@@ -1,0 +1,111 @@
+"""A GPT-style decoder (Vaswani et al. 2017; Radford et al. 2019): causal self-attention and MLP blocks."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from makemore_pl.errors import UsageError
+from makemore_pl.models.network import SequenceModel
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, width: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.heads, self.dropout = heads, dropout
+        self.qkv = nn.Linear(width, 3 * width)
+        self.projection = nn.Linear(width, width)
+        self.residual_dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, t, c = x.shape
+        q, k, v = self.qkv(x).view(n, t, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        # The fused kernel (flash attention where there is one) applies the causal mask itself.
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0)
+        return self.residual_dropout(self.projection(y.transpose(1, 2).reshape(n, t, c)))
+
+
+class Block(nn.Module):
+    """Pre-LayerNorm residual block: ``x + attention(ln(x))``, then ``x + mlp(ln(x))``."""
+
+    def __init__(self, width: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.ln_attention = nn.LayerNorm(width)
+        self.attention = CausalSelfAttention(width, heads, dropout)
+        self.ln_mlp = nn.LayerNorm(width)
+        self.mlp = nn.Sequential(
+            nn.Linear(width, 4 * width), nn.GELU(approximate="tanh"), nn.Linear(4 * width, width), nn.Dropout(dropout)
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x + self.attention(self.ln_attention(x))
+        return x + self.mlp(self.ln_mlp(x))
+
+
+class TransformerNetwork(nn.Module):
+    def __init__(self, vocab_size: int, block_size: int, width: int, layers: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.tokens = nn.Embedding(vocab_size, width)
+        self.positions = nn.Embedding(block_size, width)
+        self.dropout = nn.Dropout(dropout)
+        self.blocks = nn.Sequential(*(Block(width, heads, dropout) for _ in range(layers)))
+        self.ln_final = nn.LayerNorm(width)
+        self.head = nn.Linear(width, vocab_size, bias=False)
+        self.apply(self._init_weights)
+        for block in self.blocks:
+            # GPT-2: each residual branch adds to the stream, so its output starts 1/sqrt(2 * layers) smaller.
+            for projection in (block.attention.projection, block.mlp[2]):
+                nn.init.normal_(projection.weight, std=0.02 / math.sqrt(2 * layers))
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        positions = torch.arange(x.shape[1], device=x.device)
+        h = self.dropout(self.tokens(x) + self.positions(positions))
+        return self.head(self.ln_final(self.blocks(h)))
+
+
+class Transformer(SequenceModel):
+    def __init__(
+        self,
+        vocab: list[str],
+        block_size: int = 16,
+        width: int = 64,
+        layers: int = 4,
+        heads: int = 4,
+        dropout: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
+        """Token and position embeddings, ``layers`` blocks of causal self-attention and MLP, LayerNorm, logits.
+
+        makemore.py's default is 4 layers, 4 heads, width 64.
+
+        Args:
+            vocab: The tokens, boundary first; linked from the data.
+            block_size: Positions of the longest word, linked from the data: the position table's size.
+            width: Size of the embeddings and the residual stream (makemore.py's ``n_embd``).
+            layers: Blocks stacked.
+            heads: Attention heads per block; they split ``width`` between them.
+            dropout: Dropout on attention weights, residual branches and embeddings, while training.
+            **kwargs: Training and sampling options: see ``NetworkModel`` and ``LanguageModel``.
+        """
+        super().__init__(vocab, block_size, **kwargs)
+        if min(width, layers, heads) < 1 or width % heads:
+            raise UsageError(
+                f"--model.width must be a multiple of --model.heads, and --model.layers at least 1; got width "
+                f"{width}, heads {heads}, layers {layers}"
+            )
+        self.width, self.layers, self.heads, self.dropout = width, layers, heads, dropout
+        self.network = self.build_network()
+
+    def build_network(self) -> nn.Module:
+        return TransformerNetwork(self.vocab_size, self.block_size, self.width, self.layers, self.heads, self.dropout)
