@@ -2,6 +2,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 NAMES = REPO / "data" / "names.txt"
@@ -51,6 +52,35 @@ TINY_WORDS = [
     "zoe",
     "leah",
 ]
+
+
+# The makemore series' configs at a tiny size, with a few steps per epoch of the tiny words file
+# (about 220 windows, or 33 training words): what each test needs to see them work, quickly.
+SERIES = {
+    "mlp": ["--model.embedding", "2", "--model.hidden", "8", "--data.batch_size", "64"],
+    "mlp_bn": ["--model.embedding", "2", "--model.hidden", "8", "--data.batch_size", "64"],
+    "wavenet": ["--model.embedding", "2", "--model.hidden", "8", "--data.batch_size", "64"],
+    "bow": ["--model.width", "8", "--model.hidden", "8", "--data.batch_size", "8"],
+    "rnn": ["--model.embedding", "4", "--model.hidden", "8", "--data.batch_size", "8"],
+    "gru": ["--model.embedding", "4", "--model.hidden", "8", "--data.batch_size", "8"],
+    "lstm": ["--model.embedding", "4", "--model.hidden", "8", "--data.batch_size", "8"],
+    "transformer": ["--model.width", "8", "--model.layers", "1", "--model.heads", "2", "--data.batch_size", "8"],
+}
+
+
+def tiny_args(tmp_path: Path, words: Path, name: str, *extra: str) -> list[str]:
+    """``configs/<name>.yaml`` pointed at ``words`` like ``fit_args``; a series model at its tiny size."""
+    return fit_args(tmp_path, words, f"configs/{name}.yaml", *SERIES.get(name, []), *extra)
+
+
+def pytest_collection_modifyitems(config, items):
+    # Tests marked gpu are the only ones that may skip, and only where there is no CUDA device.
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="marked gpu, and this machine has no CUDA device")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture

@@ -88,10 +88,12 @@ def test_bad_input_is_one_line_naming_the_option(tmp_path, tiny_file, capsys):
 def test_sample_writer_marks_training_words_and_keeps_stdout_one_word_per_line(tmp_path, capsys):
     from types import SimpleNamespace
 
-    from makemore_pl.writer import SampleWriter
+    from makemore_pl.callbacks.writer import SampleWriter
 
     trainer = SimpleNamespace(
-        is_global_zero=True, log_dir=str(tmp_path), datamodule=SimpleNamespace(train_words=["emma", "ava"])
+        is_global_zero=True,
+        log_dir=str(tmp_path),
+        datamodule=SimpleNamespace(train_words=["emma", "ava"], has_file=True),
     )
     predictions = [[(2, "zed"), (0, "emma")], [(1, "ava")]]  # two batches, out of order
     SampleWriter().write_on_epoch_end(trainer, None, predictions, [])

@@ -5,9 +5,9 @@ import pytest
 import torch
 from conftest import fit_args
 
-from makemore_pl.counts import CountNGram
-from makemore_pl.data import WordsDataModule
-from makemore_pl.neural import NeuralNGram
+from makemore_pl.data.datamodule import WordsDataModule
+from makemore_pl.models.counts import CountNGram
+from makemore_pl.models.neural import NeuralNGram
 from makemore_pl.tune import tune
 
 

@@ -3,8 +3,8 @@ from collections import Counter
 import pytest
 import torch
 
-from makemore_pl.batches import FullBatch, MiniBatches
-from makemore_pl.data import WordsDataModule
+from makemore_pl.data.batches import FullBatch, MiniBatches
+from makemore_pl.data.datamodule import WordsDataModule
 
 
 def test_vocab_is_known_at_construction(tiny_file):

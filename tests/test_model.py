@@ -5,11 +5,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from makemore_pl.batches import FullBatch, MiniBatches
-from makemore_pl.data import WordsDataModule
+from makemore_pl.data.batches import FullBatch, MiniBatches
+from makemore_pl.data.datamodule import WordsDataModule
 from makemore_pl.errors import UsageError
-from makemore_pl.neural import NeuralNGram
-from makemore_pl.sampling import sample_words_parallel
+from makemore_pl.models.neural import NeuralNGram
+from makemore_pl.models.sampling import sample_words_parallel
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from conftest import fit_args
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from makemore_pl.cli import cli_main
-from makemore_pl.data import WordsDataModule
+from makemore_pl.data.datamodule import WordsDataModule
 
 
 def scalars(run_dir, tag):

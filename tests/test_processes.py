@@ -8,6 +8,7 @@ import time
 import pytest
 import torch
 from conftest import REPO, fit_args
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from test_names import scalars
 
 from makemore_pl.cli import cli_main
@@ -24,34 +25,51 @@ def final_weights(run_dir) -> torch.Tensor:
     return torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]["W"]
 
 
-def runs(tmp_path):
-    return sorted((tmp_path / "logs" / "lecture").glob("version_*"), key=lambda p: int(p.name.split("_")[1]))
+def runs(root):
+    return sorted((root / "logs" / "lecture").glob("version_*"), key=lambda p: int(p.name.split("_")[1]))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_an_interrupted_run_resumes_to_bitwise_the_same_weights(tmp_path, tiny_file, sig):
-    args = ["fit", *fit_args(tmp_path, tiny_file, "configs/lecture.yaml"), "--trainer.max_epochs", EPOCHS]
-    subprocess.run(command(*args), check=True, capture_output=True, cwd=tmp_path)
-    (uninterrupted,) = runs(tmp_path)
+def test_an_interrupted_run_resumes_in_its_folder_to_bitwise_the_same_weights(tmp_path, tiny_file, sig):
+    straight = [
+        "fit",
+        *fit_args(tmp_path / "straight", tiny_file, "configs/lecture.yaml"),
+        "--trainer.max_epochs",
+        EPOCHS,
+    ]
+    subprocess.run(command(*straight), check=True, capture_output=True, cwd=tmp_path)
+    (uninterrupted,) = runs(tmp_path / "straight")
 
-    process = subprocess.Popen(command(*args), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    args = ["fit", *fit_args(tmp_path, tiny_file, "configs/lecture.yaml"), "--trainer.max_epochs", EPOCHS]
+    # stderr to a file, not an unread pipe: a pipe that fills up would block the run before it ends.
+    stderr = tmp_path / "stderr.txt"
+    with stderr.open("wb") as sink:
+        process = subprocess.Popen(command(*args), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=sink)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(runs(tmp_path)) < 2:
+    while time.monotonic() < deadline and not runs(tmp_path):
         time.sleep(0.05)
-    interrupted = runs(tmp_path)[1]
+    (interrupted,) = runs(tmp_path)
     last = interrupted / "checkpoints" / "last.ckpt"
     while time.monotonic() < deadline and not last.exists():
         time.sleep(0.02)
     time.sleep(0.3)  # some epochs in
     process.send_signal(sig)
-    process.wait(timeout=60)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail(f"the run did not stop within 60 s of {sig!r}; its stderr ends:\n{stderr.read_text()[-3000:]}")
     saved = torch.load(last, weights_only=True)  # usable: it loads, written whole
     assert 0 < saved["epoch"] < int(EPOCHS) - 1, saved["epoch"]
 
-    cli_main([*args, "--ckpt_path", str(last)])
-    resumed = runs(tmp_path)[-1]
-    assert torch.equal(final_weights(resumed), final_weights(uninterrupted))
+    cli_main(["fit", "--ckpt_path", str(last)])  # the run's own config, in the run's own folder
+    assert runs(tmp_path) == [interrupted]
+    assert torch.equal(final_weights(interrupted), final_weights(uninterrupted))
+    # One train/loss curve as TensorBoard reads it: the steps logged after last.ckpt were purged.
+    events = EventAccumulator(str(interrupted))
+    events.Reload()
+    assert [e.step for e in events.Scalars("train/loss")] == list(range(int(EPOCHS)))
 
 
 @pytest.mark.slow

@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from makemore_pl.cli import cli_main
+from makemore_pl.data.files import download
+from makemore_pl.data.vocab import Vocabulary
 from makemore_pl.errors import UsageError
-from makemore_pl.files import download
-from makemore_pl.vocab import Vocabulary
 
 
 def error_of(capsys, args) -> str:

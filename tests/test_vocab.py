@@ -1,6 +1,6 @@
 import torch
 
-from makemore_pl.vocab import Vocabulary
+from makemore_pl.data.vocab import Vocabulary
 
 
 def lecture_pairs(words, vocab):
