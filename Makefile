@@ -6,7 +6,7 @@ PYTHON ?= python3
 TORCH  ?= torch==2.13.0
 BIN     = $(VENV)/bin
 
-.PHONY: setup fit test bench lecture clean
+.PHONY: setup fit test bench lecture series clean
 
 $(BIN)/makemore-pl: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,7 @@ test: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
-# The speed figures of BENCHMARKS.md (a few minutes); `make bench QUICK=--quick` takes seconds.
+# The speed figures of BENCHMARKS.md (about 15 minutes); `make bench QUICK=--quick` takes seconds.
 bench: setup
 	$(BIN)/python benchmarks/bench.py $(QUICK)
 
@@ -43,3 +43,8 @@ lecture: setup
 	  $(BIN)/makemore-pl-tune --config configs/bigram.yaml --data.context $$k --trainer.logger.init_args.name neural_k$$k \
 	    --tune.option l2 --tune.values "$(L2S)" --trainer.enable_progress_bar false; \
 	done
+
+# The README's "The makemore series" table: every model of the series trained as shipped,
+# tested and sampled from its best checkpoint; the table also lands in lightning_logs/series.md.
+series: setup
+	$(BIN)/python scripts/series.py
