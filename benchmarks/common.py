@@ -1,0 +1,85 @@
+"""What every figure of the benchmark shares: paths, quiet logs, clocks that wait for the device, whole commands."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import lightning as L
+import torch
+
+from makemore_pl.cli import MakemoreCLI, run_cli
+
+REPO = Path(__file__).resolve().parents[1]
+NAMES = REPO / "data" / "names.txt"
+CONFIGS = REPO / "configs"
+MAKEMORE_PL = str(Path(sys.executable).parent / "makemore-pl")
+
+
+def quiet() -> None:
+    warnings.filterwarnings("ignore")
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def synchronize(device: torch.device | str | None = None) -> None:
+    """Wait for the device's queued work, so that a clock read after it means something (a no-op on the CPU)."""
+    device = torch.device(device or "cpu")
+    if device.type != "cpu" and torch.accelerator.is_available():
+        torch.accelerator.synchronize(device)
+
+
+def trainer(**kwargs) -> L.Trainer:
+    """A bare CPU trainer for the bigram figures: no logger, checkpoints, progress bar or validation."""
+    defaults = dict(
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+    )
+    return L.Trainer(**{**defaults, **kwargs})
+
+
+def config_cli(config: Path, workdir: Path, *args: str) -> MakemoreCLI:
+    """A shipped config as the command line builds it (model, data and trainer), ready to fit, quiet."""
+    return run_cli(
+        MakemoreCLI,
+        ["--config", str(config), "--data.path", str(NAMES), "--trainer.logger.init_args.save_dir", str(workdir),
+         "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false", *args],
+        run=False,
+    )  # fmt: skip
+
+
+def fit_command(config: Path, workdir: Path, *args: str) -> list[str]:
+    """The `makemore-pl fit` command a user runs, on the benchmark's names.txt, logging under ``workdir``."""
+    return [MAKEMORE_PL, "fit", "--config", str(config), "--data.path", str(NAMES),
+            "--trainer.logger.init_args.save_dir", str(workdir), *args]  # fmt: skip
+
+
+def run(command: list[str], env: dict | None = None) -> str:
+    """Run a command from the repository; what it wrote to stderr, or its stderr's end in the error if it failed."""
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env=env)
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return done.stderr
+
+
+def wall(command: list[str], env: dict | None = None) -> tuple[float, str]:
+    """Seconds a whole command takes, and what it wrote to stderr."""
+    start = time.perf_counter()
+    stderr = run(command, env)
+    return time.perf_counter() - start, stderr
+
+
+def with_clocks_importable() -> dict[str, str]:
+    """The environment for a command that loads ``clocks.TrainClock`` by class path, from this folder."""
+    paths = [str(REPO / "benchmarks"), os.environ.get("PYTHONPATH")]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths))}

@@ -1,0 +1,108 @@
+"""karpathy/makemore's makemore.py, run side by side: its own models, stepped by its own training loop.
+
+The script is copied at run time from ``../shared/reference`` into a temporary folder, or
+downloaded from the public repository where that is missing; nothing of it is kept.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from common import NAMES, REPO
+
+from makemore_pl.data.files import download
+from makemore_pl.models import GRU, LSTM, RNN, BoW, NetworkModel, Transformer
+
+SHARED = REPO.parent / "shared" / "reference" / "makemore.py"
+URL = "https://raw.githubusercontent.com/karpathy/makemore/master/makemore.py"
+
+# What its loop prints: every 10 steps, and after each evaluation (every 500 steps).
+STEP = re.compile(r"^step (\d+) \| loss ")
+EVALUATION = re.compile(r"^step (\d+) train loss: (\S+) test loss: (\S+)")
+
+
+def fetch_makemore(workdir: Path) -> tuple[Path | None, str]:
+    """makemore.py in ``workdir``, and where it came from; None, and why, when it could not be had."""
+    script = workdir / "makemore.py"
+    if SHARED.exists():
+        shutil.copyfile(SHARED, script)
+        return script, f"copied from {SHARED}"
+    try:
+        download(URL, script, sha256=None, timeout=20)
+    except Exception as error:  # no network: the comparison is skipped, and the table says so
+        return None, f"skipped: missing from {SHARED.parent}, and not downloadable ({error})"
+    return script, f"downloaded from {URL}"
+
+
+def twin(model: NetworkModel) -> list[str] | None:
+    """makemore.py's arguments for its model of the same kind and size as ``model``; None where it has none.
+
+    makemore.py has no LSTM: an LSTM is compared with its GRU of the same sizes. Its RNN and GRU
+    have one layer, and its MLP reads the whole word's length of characters, not a few.
+    """
+    if isinstance(model, Transformer):
+        return ["--type", "transformer", "--n-layer", str(model.layers), "--n-head", str(model.heads),
+                "--n-embd", str(model.width)]  # fmt: skip
+    if isinstance(model, BoW):
+        return ["--type", "bow", "--n-embd", str(model.width), "--n-embd2", str(model.hidden)]
+    if isinstance(model, (RNN, GRU, LSTM)) and model.layers == 1:
+        kind = "rnn" if type(model) is RNN else "gru"
+        return ["--type", kind, "--n-embd", str(model.embedding), "--n-embd2", str(model.hidden)]
+    return None
+
+
+@dataclass
+class Run:
+    """What one run of makemore.py printed, each line with the seconds since its launch."""
+
+    steps: list[tuple[float, int]]
+    evaluations: list[tuple[float, int, float]]  # seconds, step, test loss
+    seconds: float
+
+
+def run_makemore(
+    script: Path, workdir: Path, args: list[str], device: str, cap: float, stop_below: float | None = None
+) -> Run:
+    """Run makemore.py with ``args`` until it ends, ``cap`` seconds pass, or its test loss reaches ``stop_below``."""
+    command = [sys.executable, "-u", str(script), "--input-file", str(NAMES), "--work-dir", str(workdir / "out"),
+               "--device", device, *args]  # fmt: skip
+    run = Run([], [], 0.0)
+    start = time.perf_counter()
+    # A session of its own, so that its DataLoader workers stop with it.
+    process = subprocess.Popen(
+        command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True
+    )
+    try:
+        for line in process.stdout:
+            now = time.perf_counter() - start
+            if match := STEP.match(line):
+                run.steps.append((now, int(match[1])))
+            elif match := EVALUATION.match(line):
+                run.evaluations.append((now, int(match[1]), float(match[3])))
+                if stop_below is not None and float(match[3]) <= stop_below:
+                    break
+            if now > cap:
+                break
+    finally:
+        run.seconds = time.perf_counter() - start
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+        process.wait()
+    return run
+
+
+def words_per_second(run: Run, batch_size: int, warmup: int) -> float | None:
+    """Words per second of its loop, from the times its step lines arrived after ``warmup`` steps."""
+    steady = [(t, step) for t, step in run.steps if step >= warmup]
+    if len(steady) < 2:
+        return None
+    (t0, s0), (t1, s1) = steady[0], steady[-1]
+    return (s1 - s0) * batch_size / (t1 - t0)

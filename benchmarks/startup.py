@@ -1,0 +1,57 @@
+"""F4, start-up: what a whole `makemore-pl fit` command costs beyond its training loop, against `import lightning`.
+
+Each config runs a few steps as the user's command, with ``clocks.TrainClock`` added: it prints
+how long the training loop took, and everything else the command did (imports, reading and
+encoding the words, building the model, the sanity check, the Dashboard's first pictures,
+the last checkpoint) is its start-up.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from common import fit_command, wall, with_clocks_importable
+
+LOOP = re.compile(r"bench: training loop (\S+) s")
+
+
+@dataclass
+class Startup:
+    config: str
+    command: float
+    training: float
+
+    @property
+    def startup(self) -> float:
+        return self.command - self.training
+
+
+def import_lightning(repeats: int) -> float:
+    """A bare `python -c "import lightning"`: the fastest of ``repeats``, as for the commands."""
+    return min(wall([sys.executable, "-c", "import lightning"])[0] for _ in range(repeats))
+
+
+def startup(config: Path, workdir: Path, steps: int, repeats: int, *args: str) -> Startup:
+    """The whole command's wall time and its training loop's, from the run whose start-up was shortest."""
+    command = fit_command(config, workdir, "--trainer.max_steps", str(steps),
+                          "--trainer.callbacks+=clocks.TrainClock", *args)  # fmt: skip
+    runs = []
+    for _ in range(repeats):
+        seconds, stderr = wall(command, env=with_clocks_importable())
+        runs.append(Startup(config.stem, seconds, float(LOOP.search(stderr)[1])))
+    return min(runs, key=lambda r: r.startup)
+
+
+def table(runs: list[Startup], imported: float) -> list[str]:
+    lines = [
+        "| config | whole command | its training loop | start-up (the rest) | start-up / `import lightning` |",
+        "|---|---|---|---|---|",
+    ]
+    for r in runs:
+        lines.append(
+            f"| {r.config} | {r.command:.2f} s | {r.training:.2f} s | {r.startup:.2f} s | {r.startup / imported:.2f}x |"
+        )
+    return lines
