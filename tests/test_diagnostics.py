@@ -5,6 +5,7 @@ import io
 import math
 
 import lightning as L
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -13,7 +14,7 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
 
-from makemore_pl.callbacks.diagnostics import Diagnostics, saturation
+from makemore_pl.callbacks.diagnostics import BINS, Diagnostics, add_histogram, saturation
 from makemore_pl.callbacks.embeddings import visible
 from makemore_pl.cli import cli_main
 from makemore_pl.data.batches import FullBatch
@@ -224,3 +225,32 @@ def test_the_lr_search_refuses_a_counting_model(tmp_path, tiny_file, capsys):
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1] == "makemore-pl-lr: error: CountNGram learns by counting: it has no learning rate to search"
+
+
+class RecordingWriter:
+    """Stands in for a SummaryWriter: keeps what add_histogram_raw was given."""
+
+    def add_histogram_raw(self, tag, **fields):
+        self.tag, self.fields = tag, fields
+
+
+SPREAD = torch.randn(10_000, generator=torch.Generator().manual_seed(0))
+
+
+@pytest.mark.parametrize("values", [SPREAD, torch.full((7,), 0.3)])
+def test_histograms_computed_in_torch_are_numpys(values):
+    writer = RecordingWriter()
+    add_histogram(writer, "activation/x", values, step=5)
+    fields = writer.fields
+    counts, edges = np.histogram(values.numpy(), bins=BINS)
+    assert writer.tag == "activation/x" and fields["global_step"] == 5
+    assert fields["bucket_counts"][0] == 0 and sum(fields["bucket_counts"]) == fields["num"] == len(values)
+    assert len(fields["bucket_limits"]) == len(fields["bucket_counts"])
+    assert fields["min"] == pytest.approx(float(values.min())) and fields["max"] == pytest.approx(float(values.max()))
+    assert fields["sum"] == pytest.approx(float(values.double().sum()), abs=1e-3)
+    assert fields["sum_squares"] == pytest.approx(float(values.double().square().sum()), rel=1e-5)
+    if values.min() < values.max():  # the same bins as numpy's, up to values that fall on an edge
+        assert fields["bucket_limits"] == pytest.approx(edges.tolist(), abs=1e-5)
+        assert np.abs(np.array(fields["bucket_counts"][1:]) - counts).max() <= 2
+    else:  # one value: every count in one bin
+        assert max(fields["bucket_counts"]) == len(values)
