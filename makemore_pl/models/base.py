@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from makemore_pl.callbacks.guard import FiniteLossGuard
+from makemore_pl.callbacks.interrupt import SafeInterrupt
 from makemore_pl.data.batches import Batch
 from makemore_pl.data.vocab import PAD, Vocabulary
 from makemore_pl.errors import UsageError
@@ -159,7 +160,7 @@ class LanguageModel(L.LightningModule):
             dist.destroy_process_group()
 
     def configure_callbacks(self) -> list[L.Callback]:
-        return [FiniteLossGuard()]
+        return [FiniteLossGuard(), SafeInterrupt()]
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["vocab"] = list(self.itos)
