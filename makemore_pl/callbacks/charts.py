@@ -1,24 +1,19 @@
 """Lectures 2 and 3's line and scatter charts, drawn with matplotlib's object API into RGB arrays.
 
 Each function returns an image that can go to TensorBoard (``add_image(..., dataformats="HWC")``)
-and to a PNG (``figures.save_png``). No pyplot: nothing global, nothing to close.
+and to a PNG (``figures.save_png``), drawn by ``figures.render``. No pyplot: nothing global, nothing
+to close.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from matplotlib import colormaps
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from makemore_pl.callbacks.figures import render
+
 UPDATE_RATIO_GUIDE = -3.0  # lecture 3: updates about 1/1000 of the data's scale
-
-
-def render(fig: Figure) -> np.ndarray:
-    """The figure as an RGB array, ``(height, width, 3)``."""
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
 def update_ratio_chart(history: dict[str, list[tuple[int, float]]], shapes: dict[str, tuple[int, ...]]) -> np.ndarray:

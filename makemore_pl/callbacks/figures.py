@@ -41,8 +41,7 @@ class TableFigure:
         ax.xaxis.set_label_position("top")
         ax.set_ylabel("previous character(s)", fontsize=10)
         fig.suptitle(title, fontsize=11, y=0.995)
-        fig.canvas.draw()
-        self.frame = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+        self.frame = render(fig)
         x0, y0, x1, y1 = ax.get_window_extent().extents
         top = self.frame.shape[0] - y1  # matplotlib counts pixels from the bottom, images from the top
         self.x_edges = np.round(np.linspace(x0, x1, self.cols + 1)).astype(int)
@@ -76,6 +75,13 @@ class TableFigure:
                 draw.text((cx, cy - 1), pair, fill=fill, font=font, anchor="md")
                 draw.text((cx, cy + 1), number, fill=fill, font=font, anchor="ma")
         return np.asarray(picture)
+
+
+def render(fig: Figure) -> np.ndarray:
+    """The figure drawn as an RGB array, ``(height, width, 3)``."""
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
 def save_png(image: np.ndarray, path: str | os.PathLike) -> None:
