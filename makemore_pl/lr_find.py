@@ -15,11 +15,11 @@ import sys
 from pathlib import Path
 
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser
-from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.tuner import Tuner
 
 from makemore_pl.callbacks.charts import lr_chart
 from makemore_pl.callbacks.figures import save_png
+from makemore_pl.callbacks.tensorboard import tensorboard_writer
 from makemore_pl.cli import MakemoreCLI, exit_on_usage_error, run_cli
 from makemore_pl.data.files import write_atomic
 from makemore_pl.errors import UsageError
@@ -103,10 +103,10 @@ def find_lr(args: ArgsType = None) -> float | None:
     image = lr_chart(lrs, losses, suggestion, lowest, title)
     save_png(image, log_dir / "lr_find.png")
     write_atomic(log_dir / "lr_find.tsv", "".join(f"{lr!r}\t{loss!r}\n" for lr, loss in zip(lrs, losses)).encode())
-    logger = next((lg for lg in cli.trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
-    if logger is not None:
-        logger.experiment.add_image("lr_find", image, 0, dataformats="HWC")
-        logger.experiment.flush()
+    writer = tensorboard_writer(cli.trainer)
+    if writer is not None:
+        writer.add_image("lr_find", image, 0, dataformats="HWC")
+        writer.flush()
     saved = f"curve in {log_dir}/lr_find.png and .tsv"
     if suggestion is None:
         print(f"makemore-pl-lr: no suggestion: too few finite losses (raise --lr_find.num_training); {saved}")

@@ -8,10 +8,10 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
-from lightning.pytorch.loggers import TensorBoardLogger
 
 from makemore_pl.callbacks.embeddings import log_embeddings
 from makemore_pl.callbacks.figures import TableFigure, save_png
+from makemore_pl.callbacks.tensorboard import tensorboard_writer
 from makemore_pl.data.batches import FullBatch
 from makemore_pl.data.vocab import Vocabulary
 from makemore_pl.models.base import LanguageModel
@@ -83,10 +83,6 @@ class Dashboard(Callback):
         self._train_words: set[str] = set()
         self._validations = 0
 
-    def _writer(self, trainer: L.Trainer):
-        logger = trainer.logger
-        return logger.experiment if isinstance(logger, TensorBoardLogger) and trainer.is_global_zero else None
-
     def _draw(
         self, trainer: L.Trainer, tag: str, table: torch.Tensor, rows: list[str], cols: list[str], title: str, **kwargs
     ) -> np.ndarray:
@@ -94,7 +90,7 @@ class Dashboard(Callback):
         if figure is None:
             figure = self._figures[tuple(rows)] = TableFigure(rows, cols, title=title)
         image = figure.image(table.cpu().numpy(), **kwargs)
-        self._writer(trainer).add_image(tag, image, trainer.global_step, dataformats="HWC")
+        tensorboard_writer(trainer).add_image(tag, image, trainer.global_step, dataformats="HWC")
         return image
 
     def _draw_probabilities(self, trainer: L.Trainer, pl_module: LanguageModel, **kwargs) -> np.ndarray | None:
@@ -120,8 +116,9 @@ class Dashboard(Callback):
         if self.optimum and isinstance(pl_module, NGramModel) and datamodule.splits.get("val"):
             self._optimum = best_val_nll(counts, datamodule.splits["val"])
         log_dir = trainer.log_dir  # a collective under DDP: every process must ask
+        writer = tensorboard_writer(trainer)
         # Once per run folder: a run resumed in its folder has drawn it already.
-        if self.counts_heatmap and self._writer(trainer) is not None and not (Path(log_dir) / "counts.png").exists():
+        if self.counts_heatmap and writer is not None and not (Path(log_dir) / "counts.png").exists():
             rows = [pl_module.itos[0] * (context - 1) + c for c in pl_module.itos]
             title = f"counts of the next character given the previous {context} character(s)"
             table = counts.counts[: len(rows)]
@@ -134,7 +131,7 @@ class Dashboard(Callback):
         if self._optimum is not None:
             # Logged through Lightning, at the step of val/nll: a resumed run purges and goes on with both alike.
             pl_module.log("val/nll_optimum", self._optimum)
-        writer = self._writer(trainer)
+        writer = tensorboard_writer(trainer)
         if writer is None:
             return
         step = trainer.global_step
@@ -161,9 +158,12 @@ class Dashboard(Callback):
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: LanguageModel) -> None:
         log_dir = trainer.log_dir  # a collective under DDP: every process must ask
-        if self.probabilities and self._writer(trainer) is not None:
+        writer = tensorboard_writer(trainer)
+        if writer is None:
+            return
+        if self.probabilities:
             image = self._draw_probabilities(trainer, pl_module, cell_text=True)
             if image is not None:
                 save_png(image, Path(log_dir) / "probabilities.png")
-        if self.embeddings and self._writer(trainer) is not None:
-            log_embeddings(self._writer(trainer), pl_module, log_dir, trainer.global_step)
+        if self.embeddings:
+            log_embeddings(writer, pl_module, log_dir, trainer.global_step)

@@ -35,13 +35,13 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback
-from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
 from makemore_pl.callbacks.charts import update_ratio_chart
 from makemore_pl.callbacks.figures import save_png
+from makemore_pl.callbacks.tensorboard import tensorboard_writer
 from makemore_pl.data.vocab import PAD
 from makemore_pl.errors import UsageError
 
@@ -135,18 +135,11 @@ class Diagnostics(Callback):
         self._mask: Tensor | None = None  # the positions that count, for models that read words
         self._recorded_step = -1
 
-    @staticmethod
-    def _writer(trainer: L.Trainer):
-        if not trainer.is_global_zero:
-            return None
-        logger = next((lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
-        return logger.experiment if logger is not None else None
-
     def _records(self, trainer: L.Trainer) -> bool:
-        return trainer.global_step % self.every_n_steps == 0 and self._writer(trainer) is not None
+        return trainer.global_step % self.every_n_steps == 0 and tensorboard_writer(trainer) is not None
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.is_global_zero and self._writer(trainer) is None:
+        if trainer.is_global_zero and tensorboard_writer(trainer) is None:
             rank_zero_warn("Diagnostics logs to TensorBoard, and this run has no TensorBoardLogger: nothing is logged")
         if getattr(pl_module, "compile_network", False):
             # torch.compile's graphs skip module hooks added after compiling (dynamo's
@@ -189,7 +182,7 @@ class Diagnostics(Callback):
     ) -> None:
         if not self._records(trainer):
             return
-        writer, step = self._writer(trainer), trainer.global_step
+        writer, step = tensorboard_writer(trainer), trainer.global_step
         for name, p in pl_module.named_parameters():
             if p.grad is None:
                 continue
@@ -205,7 +198,7 @@ class Diagnostics(Callback):
         self._remove_hooks()
         if not self._activations and not self._before:
             return  # not a recorded step: nothing to do
-        writer, step = self._writer(trainer), self._recorded_step
+        writer, step = tensorboard_writer(trainer), self._recorded_step
         for name, (inputs, output) in self._activations.items():
             layer = self._layers[name]
             tag = f"{name} ({type(layer).__name__})"
@@ -245,7 +238,7 @@ class Diagnostics(Callback):
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         log_dir = trainer.log_dir  # a collective under DDP: every process must ask
-        writer = self._writer(trainer)
+        writer = tensorboard_writer(trainer)
         if writer is None or not self.history:
             return
         shapes = {name: tuple(p.shape) for name, p in pl_module.named_parameters()}
