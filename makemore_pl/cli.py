@@ -138,8 +138,8 @@ def run_cli(cli_class: type[MakemoreCLI], args: ArgsType = None, **kwargs) -> Ma
         _fail(str(usage_error))
 
 
-def _fail(message: str) -> NoReturn:
-    print(f"makemore-pl: error: {message}", file=sys.stderr)
+def _fail(message: str, program: str = "makemore-pl") -> NoReturn:
+    print(f"{program}: error: {message}", file=sys.stderr)
     raise SystemExit(2)
 
 
@@ -148,8 +148,7 @@ def exit_on_usage_error(program: str, main: Callable[[ArgsType], Any], args: Arg
     try:
         main(args)
     except UsageError as e:
-        print(f"{program}: error: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
+        _fail(str(e), program)
 
 
 def cli_main(args: ArgsType = None) -> None:
