@@ -188,8 +188,13 @@ class WordsDataModule(L.LightningDataModule):
             return {"rank": 0, "world_size": 1, "device": None}
         return {"rank": trainer.global_rank, "world_size": trainer.world_size, "device": trainer.strategy.root_device}
 
+    @property
+    def _encoded(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """The encoded splits in the attached model's layout: whole padded words, or windows."""
+        return self.sequences if self.layout == WORDS else self.examples
+
     def _evaluation(self, split: str) -> EvalBatches | list:
-        data = self.sequences if self.layout == WORDS else self.examples
+        data = self._encoded
         if split not in data:
             return []  # Lightning skips a stage whose loader is empty
         counted = self.layout == COUNTED
@@ -197,7 +202,7 @@ class WordsDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> FullBatch | MiniBatches | WordBatches:
         layout, shard = self.layout, self._shard()
-        x, y = (self.sequences if layout == WORDS else self.examples)["train"]
+        x, y = self._encoded["train"]
         if self.batch_size is None:
             return FullBatch(x, y, counted=layout == COUNTED, **shard)
         epoch = lambda: self.trainer.current_epoch  # noqa: E731 (read when each epoch starts)
