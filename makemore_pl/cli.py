@@ -32,7 +32,7 @@ class MakemoreCLI(LightningCLI):
         # The data decides the vocabulary, the context and the longest word; the model follows.
         # A model without one of these arguments (block_size for a window model, context for a
         # sequence model) is simply not given it.
-        for key in ("vocab", "block_size"):
+        for key in ("vocab", "labels", "block_size"):
             link = partial(self._from_data_or_checkpoint, key=key)
             parser.link_arguments("data", f"model.init_args.{key}", compute_fn=link, apply_on="instantiate")
         parser.link_arguments("data.context", "model.init_args.context", apply_on="instantiate")

@@ -23,14 +23,16 @@ from jsonargparse import Namespace
 from lightning.pytorch.cli import SaveConfigCallback
 from lightning.pytorch.loggers import TensorBoardLogger
 
+from makemore_pl.data.datamodule import WordsDataModule
 from makemore_pl.data.files import write_atomic
 from makemore_pl.errors import UsageError
+from makemore_pl.models.base import LanguageModel
 
 SUBCOMMANDS = ("fit", "validate", "test", "predict")
 # Values of --ckpt_path that Lightning resolves itself instead of reading a file of that name.
 LIGHTNING_CHECKPOINTS = ("last", "best", "hpc", "registry")
 # The model's arguments that the CLI links from the data (cli.MakemoreCLI.add_arguments_to_parser).
-LINKED = ("vocab", "context", "block_size")
+LINKED = ("vocab", "labels", "context", "block_size")
 # Keys of a saved config that say where a command logged and what it started from, not how it trains.
 WHERE_KEYS = ("ckpt_path", "new_version", "trainer.logger.init_args.version", "trainer.logger.init_args.purge_step")
 
@@ -183,3 +185,35 @@ def _options(text: str) -> Any:
         if isinstance(node, dict):
             node.pop(leaf, None)
     return config
+
+
+def load_model(ckpt_path: str | Path, map_location: str | torch.device = "cpu") -> LanguageModel:
+    """The model saved in a makemore-pl checkpoint, from the checkpoint alone: its class, arguments and weights."""
+    if not Path(ckpt_path).is_file():
+        raise UsageError(f"--ckpt_path {ckpt_path}: no such checkpoint file")
+    hparams = read_checkpoint(ckpt_path).get("hyper_parameters", {})
+    model_class = pydoc.locate(hparams.get("_class_path", ""))
+    if not (isinstance(model_class, type) and issubclass(model_class, LanguageModel)):
+        raise UsageError(f"--ckpt_path {ckpt_path}: not a makemore-pl model's checkpoint (it names no model class)")
+    # Lightning builds the model from the saved hyperparameters and loads the weights (weights only).
+    model = model_class.load_from_checkpoint(ckpt_path, map_location=map_location, weights_only=True)
+    return model.eval()
+
+
+def data_arguments(ckpt_path: str | Path) -> dict[str, Any]:
+    """The data options of the run a checkpoint comes from: its run's config.yaml, else the checkpoint's own."""
+    run = run_folder(ckpt_path)
+    if run is not None:
+        data = (yaml.safe_load((run / "config.yaml").read_text()) or {}).get("data") or {}
+        return {key: value for key, value in data.items() if value is not None or key in ("url", "sha256")}
+    saved = read_checkpoint(ckpt_path).get("datamodule_hyper_parameters", {})
+    return {key: value for key, value in saved.items() if key[0] != "_"}
+
+
+def training_words(ckpt_path: str | Path) -> set[str] | None:
+    """The training split's words of the run a checkpoint comes from, or None when its words file is not here."""
+    arguments = data_arguments(ckpt_path)
+    if not arguments.get("path") or not Path(arguments["path"]).is_file():
+        return None
+    data = WordsDataModule(**{**arguments, "url": None})
+    return set(data.split_words()["train"])

@@ -106,6 +106,11 @@ class WordsDataModule(L.LightningDataModule):
         return Vocabulary.from_words(self.words).itos
 
     @property
+    def labels(self) -> list[str] | None:
+        """The labels of the words, linked to the model: None, since every line of the file is a word alone."""
+        return None
+
+    @property
     def has_file(self) -> bool:
         """Whether the words file is there: predict samples without it, and needs it only to mark words new or train."""
         return self.path.is_file()

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import inspect
 import multiprocessing
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import lightning as L
+import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor
 
 from makemore_pl.callbacks.guard import FiniteLossGuard
 from makemore_pl.callbacks.interrupt import SafeInterrupt
-from makemore_pl.data.batches import Batch
+from makemore_pl.data.batches import WORDS, Batch
 from makemore_pl.data.vocab import PAD, Vocabulary
 from makemore_pl.errors import UsageError
+from makemore_pl.models.decoding import Decoder, Rerunning
 
 
 def init_arguments(cls: type) -> set[str]:
@@ -42,6 +46,7 @@ class LanguageModel(L.LightningModule):
     def __init__(
         self,
         vocab: list[str],
+        labels: list[str] | None = None,
         temperature: float = 1.0,
         top_k: int | None = None,
         prefix: str = "",
@@ -51,6 +56,8 @@ class LanguageModel(L.LightningModule):
         """
         Args:
             vocab: The tokens, boundary first; linked from the data, and saved in the checkpoint.
+            labels: The labels the words come with (e.g. languages), linked from the data and saved in the
+                checkpoint; null for unlabelled words. A labelled model is conditioned on the label.
             temperature: Divides the logits when sampling: below 1 sharpens, above 1 flattens.
             top_k: Sample only from the k most likely next characters (null: from all of them).
             prefix: Sample only words that start with these characters, e.g. "ka".
@@ -67,6 +74,10 @@ class LanguageModel(L.LightningModule):
             raise UsageError(f"--model.max_length must be at least 1, got {max_length}")
         self.vocabulary = Vocabulary(vocab)
         self.itos, self.vocab_size = self.vocabulary.itos, len(vocab)
+        if labels is not None and (not labels or len(set(labels)) != len(labels)):
+            raise UsageError(f"labels must be distinct and at least one, got {labels!r}")
+        self.labels = list(labels) if labels is not None else None
+        self.num_labels = len(self.labels) if self.labels is not None else 0
         unknown = sorted(set(prefix) - set(self.itos[1:]))
         if unknown:
             raise UsageError(
@@ -88,9 +99,59 @@ class LanguageModel(L.LightningModule):
         for key in foreign:
             self._hparams_initial.pop(key, None)
 
-    def logits(self, x: Tensor) -> Tensor:
-        """The logits of the next character at every prediction of ``x``: ``y``'s shape plus the vocabulary."""
+    def logits(self, x: Tensor, label: Tensor | None = None) -> Tensor:
+        """The logits of the next character at every prediction of ``x``: ``y``'s shape plus the vocabulary.
+
+        ``label`` is each row's label id ``(n,)`` for a labelled model, None for an unlabelled one.
+        """
         raise NotImplementedError
+
+    def label_ids(self, names: Sequence[str], option: str = "--model.label") -> Tensor:
+        """The ids of the label ``names`` on the model's device; a name the model does not know is a UsageError."""
+        if self.labels is None:
+            raise UsageError(f"{option}: this model was trained without labels")
+        unknown = [name for name in names if name not in self.labels]
+        if unknown:
+            raise UsageError(f"{option}: unknown label {unknown[0]!r}; the model knows {', '.join(self.labels)}")
+        return torch.tensor([self.labels.index(name) for name in names], dtype=torch.long, device=self.device)
+
+    def next_logits(self, tokens: Tensor, label: Tensor | None = None) -> Tensor:
+        """The logits ``(n, V)`` of the character after ``tokens`` ``(n, t)``: the boundary, then a word's start."""
+        raise NotImplementedError
+
+    def word_logits(self, x: Tensor, label: Tensor | None = None) -> Tensor:
+        """The logits ``(n, T, V)`` after every prefix of whole words: row ``t`` follows ``x[:, :t + 1]``.
+
+        ``x`` is the boundary then each word, padded with the boundary (``Vocabulary.encode_padded``).
+        A model that reads whole words predicts every position in one pass; a window or n-gram model
+        reads each position's window of its last ``context`` characters, padded at the word's start
+        with the boundary, as in training. Positions after a word's end are padding: ignore them.
+        """
+        if self.layout == WORDS:
+            return self.logits(x, label)
+        n, length = x.shape
+        windows = F.pad(x, (self.context - 1, 0)).unfold(1, self.context, 1).reshape(n * length, self.context)
+        rows_label = None if label is None else label.repeat_interleave(length)
+        return self.logits(windows, rows_label).view(n, length, -1)
+
+    def decoder(self, n: int, label: Tensor | None = None) -> Decoder:
+        """Incremental next-character logits for ``n`` words written together (see ``decoding``).
+
+        This one re-runs ``next_logits`` on each whole prefix; a family that can carry its state
+        from one character to the next overrides it.
+        """
+        return Rerunning(self.next_logits, n, label, self.device)
+
+    @contextmanager
+    def evaluating(self) -> Iterator[None]:
+        """No gradients, no dropout, and BatchNorm's running statistics rather than the batch's, for a while."""
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                yield
+        finally:
+            self.train(was_training)
 
     def nll(self, batch: Batch) -> Tensor:
         """Mean negative log likelihood per predicted character: ``sum(count * cross_entropy) / total``."""

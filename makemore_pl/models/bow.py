@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from makemore_pl.errors import UsageError
+from makemore_pl.models.embedding import TokenEmbedding
 from makemore_pl.models.network import SequenceModel
 
 
@@ -33,16 +34,18 @@ class BoWBlock(nn.Module):
 
 
 class BoWNetwork(nn.Module):
-    def __init__(self, vocab_size: int, block_size: int, width: int, hidden: int, dropout: float) -> None:
+    def __init__(
+        self, vocab_size: int, block_size: int, width: int, hidden: int, dropout: float, num_labels: int = 0
+    ) -> None:
         super().__init__()
-        self.tokens = nn.Embedding(vocab_size, width)
+        self.tokens = TokenEmbedding(vocab_size, width, num_labels)
         self.positions = nn.Embedding(block_size, width)
         self.block = BoWBlock(width, hidden, dropout)
         self.head = nn.Linear(width, vocab_size)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, label: Tensor | None = None) -> Tensor:
         positions = torch.arange(x.shape[1], device=x.device)
-        return self.head(self.block(self.tokens(x) + self.positions(positions)))
+        return self.head(self.block(self.tokens(x, label) + self.positions(positions)))
 
 
 class BoW(SequenceModel):
@@ -72,4 +75,4 @@ class BoW(SequenceModel):
         self.network = self.build_network()
 
     def build_network(self) -> nn.Module:
-        return BoWNetwork(self.vocab_size, self.block_size, self.width, self.hidden, self.dropout)
+        return BoWNetwork(self.vocab_size, self.block_size, self.width, self.hidden, self.dropout, self.num_labels)

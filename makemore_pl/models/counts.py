@@ -47,7 +47,7 @@ class CountNGram(NGramModel):
         finally:
             self._buffers["counts"] = counts
 
-    def logits(self, x: Tensor) -> Tensor:
+    def logits(self, x: Tensor, label: Tensor | None = None) -> Tensor:
         # The rows are picked on the CPU, where the table is, and travel as float32: the NLL is
         # taken in float32 anyway (``LanguageModel.nll``), on any device.
         return self.logits_table()[self.rows(x).cpu()].to(x.device, torch.float32)

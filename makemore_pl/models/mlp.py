@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from makemore_pl.errors import UsageError
+from makemore_pl.models.embedding import CharacterNetwork, TokenEmbedding
 from makemore_pl.models.network import WindowModel
 
 TANH_GAIN = 5 / 3  # lecture 3: tanh squashes, so Kaiming's init scales it back up by this
@@ -48,21 +49,21 @@ class MLP(WindowModel):
 
     def build_network(self) -> nn.Module:
         layers: list[nn.Module] = [
-            nn.Embedding(self.vocab_size, self.embedding),
+            TokenEmbedding(self.vocab_size, self.embedding, self.num_labels),
             nn.Flatten(),  # (n, context, embedding) -> (n, context * embedding): the concatenation
             nn.Linear(self.context * self.embedding, self.hidden, bias=not self.batch_norm),
         ]
         if self.batch_norm:
             layers.append(nn.BatchNorm1d(self.hidden))
         layers += [nn.Tanh(), nn.Dropout(self.dropout), nn.Linear(self.hidden, self.vocab_size)]
-        network = nn.Sequential(*layers)
+        network = CharacterNetwork(*layers)
         if self.batch_norm:
             lecture_three_init(network)
         return network
 
 
 @torch.no_grad()
-def lecture_three_init(network: nn.Sequential) -> None:
+def lecture_three_init(network: CharacterNetwork) -> None:
     """Kaiming init for tanh (gain 5/3 over sqrt(fan_in)) on hidden layers, and a near-zero output layer.
 
     The embedding stays standard normal, as in the lecture. The output layer is scaled down so

@@ -7,19 +7,18 @@ say what the network reads and how to ask it for the next character.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 
 from makemore_pl.data.batches import WINDOWS, WORDS
 from makemore_pl.errors import UsageError
 from makemore_pl.models.base import LanguageModel
+from makemore_pl.models.decoding import last_window
 from makemore_pl.models.sampling import sample_batched
 
 
@@ -57,39 +56,30 @@ class NetworkModel(LanguageModel):
         self.optimizer, self.lr_scheduler, self.compile_network = optimizer, lr_scheduler, compile
         self._compiled: Any = None
 
-    def logits(self, x: Tensor) -> Tensor:
-        if not self.compile_network:
-            return self.network(x)
-        if self._compiled is None:
-            # Compiled lazily, once in each process. The network's forward function, not the
-            # network: a compiled module would join the module tree and rename every weight
-            # in the state dict, so checkpoints with and without compile would differ.
-            self._compiled = torch.compile(self.network.forward)
-        return self._compiled(x)
+    def logits(self, x: Tensor, label: Tensor | None = None) -> Tensor:
+        return self.run_network(x, label, compiled=self.compile_network)
+
+    def run_network(self, x: Tensor, label: Tensor | None = None, compiled: bool = False) -> Tensor:
+        """The network on ``x``; sampling runs it uncompiled, since every length would compile anew."""
+        network: Any = self.network
+        if compiled:
+            if self._compiled is None:
+                # Compiled lazily, once in each process. The network's forward function, not the
+                # network: a compiled module would join the module tree and rename every weight
+                # in the state dict, so checkpoints with and without compile would differ.
+                self._compiled = torch.compile(self.network.forward)
+            network = self._compiled
+        # An unlabelled model calls its network with x alone, so any nn.Module taking x serves.
+        return network(x) if label is None else network(x, label)
 
     def build_network(self) -> nn.Module:
         """The network, from the model's arguments: each family's own architecture."""
-        raise NotImplementedError
-
-    def next_logits(self, tokens: Tensor) -> Tensor:
-        """The logits of the character after ``tokens`` ``(n, t)``: the boundary, then a word's start."""
         raise NotImplementedError
 
     @property
     def sample_length(self) -> int:
         """The longest word ``sample`` draws."""
         return self.max_length
-
-    @contextmanager
-    def evaluating(self) -> Iterator[None]:
-        """No gradients, no dropout, and BatchNorm's running statistics rather than the batch's, for a while."""
-        was_training = self.training
-        self.eval()
-        try:
-            with torch.no_grad():
-                yield
-        finally:
-            self.train(was_training)
 
     def sample(self, num: int, seed: int | None = None) -> list[str]:
         """Sample ``num`` words at once; the same seed gives the same words on every device.
@@ -187,10 +177,8 @@ class WindowModel(NetworkModel):
                 "windows per batch"
             )
 
-    def next_logits(self, tokens: Tensor) -> Tensor:
-        # A word's start is padded with the boundary, as in training.
-        window = F.pad(tokens, (max(0, self.context - tokens.shape[1]), 0), value=0)[:, -self.context :]
-        return self.network(window)
+    def next_logits(self, tokens: Tensor, label: Tensor | None = None) -> Tensor:
+        return self.run_network(last_window(tokens, self.context), label)
 
 
 class SequenceModel(NetworkModel):
@@ -228,8 +216,8 @@ class SequenceModel(NetworkModel):
         # A word of block_size - 1 characters is the longest whose every position the network has seen.
         return min(self.max_length, self.block_size - 1)
 
-    def next_logits(self, tokens: Tensor) -> Tensor:
-        return self.network(tokens)[:, -1]
+    def next_logits(self, tokens: Tensor, label: Tensor | None = None) -> Tensor:
+        return self.run_network(tokens, label)[:, -1]
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         super().on_load_checkpoint(checkpoint)

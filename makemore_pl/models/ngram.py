@@ -10,6 +10,7 @@ from torch import Tensor
 from makemore_pl.data.batches import COUNTED
 from makemore_pl.errors import UsageError
 from makemore_pl.models.base import LanguageModel
+from makemore_pl.models.decoding import last_window
 from makemore_pl.models.sampling import sample_words
 
 # Rows of a table with more entries than this would not fit in memory: refuse them up front.
@@ -54,9 +55,12 @@ class NGramModel(LanguageModel):
     def logits_table(self) -> Tensor:
         raise NotImplementedError
 
-    def logits(self, x: Tensor) -> Tensor:
+    def logits(self, x: Tensor, label: Tensor | None = None) -> Tensor:
         # Row indexing: the lecture's one_hot(x) @ W, without building the one-hot.
         return self.logits_table()[self.rows(x)]
+
+    def next_logits(self, tokens: Tensor, label: Tensor | None = None) -> Tensor:
+        return self.logits(last_window(tokens, self.context), label)
 
     @torch.no_grad()
     def probs_table(self) -> Tensor:

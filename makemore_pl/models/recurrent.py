@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from makemore_pl.errors import UsageError
+from makemore_pl.models.embedding import TokenEmbedding
 from makemore_pl.models.network import SequenceModel
 
 
@@ -19,10 +20,17 @@ class RecurrentNetwork(nn.Module):
     """Embedding, a stack of recurrent layers from a learned start state, dropout, logits."""
 
     def __init__(
-        self, rnn_class: type[nn.RNNBase], vocab_size: int, embedding: int, hidden: int, layers: int, dropout: float
+        self,
+        rnn_class: type[nn.RNNBase],
+        vocab_size: int,
+        embedding: int,
+        hidden: int,
+        layers: int,
+        dropout: float,
+        num_labels: int = 0,
     ) -> None:
         super().__init__()
-        self.tokens = nn.Embedding(vocab_size, embedding)
+        self.tokens = TokenEmbedding(vocab_size, embedding, num_labels)
         # dropout here acts between stacked layers; the one below acts on the last layer's output.
         self.rnn = rnn_class(
             embedding, hidden, num_layers=layers, batch_first=True, dropout=dropout if layers > 1 else 0
@@ -32,10 +40,10 @@ class RecurrentNetwork(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden, vocab_size)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, label: Tensor | None = None) -> Tensor:
         start = self.start.expand(-1, -1, x.shape[0], -1).contiguous()
         initial = (start[0], start[1]) if len(start) == 2 else start[0]
-        output, _ = self.rnn(self.tokens(x), initial)
+        output, _ = self.rnn(self.tokens(x, label), initial)
         return self.head(self.dropout(output))
 
 
@@ -75,7 +83,9 @@ class Recurrent(SequenceModel):
         self.network = self.build_network()
 
     def build_network(self) -> nn.Module:
-        return RecurrentNetwork(self.rnn_class, self.vocab_size, self.embedding, self.hidden, self.layers, self.dropout)
+        return RecurrentNetwork(
+            self.rnn_class, self.vocab_size, self.embedding, self.hidden, self.layers, self.dropout, self.num_labels
+        )
 
 
 class RNN(Recurrent):

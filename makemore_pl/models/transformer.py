@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from makemore_pl.errors import UsageError
+from makemore_pl.models.embedding import TokenEmbedding
 from makemore_pl.models.network import SequenceModel
 
 
@@ -47,15 +48,26 @@ class Block(nn.Module):
 
 
 class TransformerNetwork(nn.Module):
-    def __init__(self, vocab_size: int, block_size: int, width: int, layers: int, heads: int, dropout: float) -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        block_size: int,
+        width: int,
+        layers: int,
+        heads: int,
+        dropout: float,
+        num_labels: int = 0,
+    ) -> None:
         super().__init__()
-        self.tokens = nn.Embedding(vocab_size, width)
+        self.tokens = TokenEmbedding(vocab_size, width, num_labels)
         self.positions = nn.Embedding(block_size, width)
         self.dropout = nn.Dropout(dropout)
         self.blocks = nn.Sequential(*(Block(width, heads, dropout) for _ in range(layers)))
         self.ln_final = nn.LayerNorm(width)
         self.head = nn.Linear(width, vocab_size, bias=False)
         self.apply(self._init_weights)
+        if self.tokens.labels is not None:
+            nn.init.zeros_(self.tokens.labels.weight)  # start as the unlabelled network (see ``embedding``)
         for block in self.blocks:
             # GPT-2: each residual branch adds to the stream, so its output starts 1/sqrt(2 * layers) smaller.
             for projection in (block.attention.projection, block.mlp[2]):
@@ -68,9 +80,9 @@ class TransformerNetwork(nn.Module):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, label: Tensor | None = None) -> Tensor:
         positions = torch.arange(x.shape[1], device=x.device)
-        h = self.dropout(self.tokens(x) + self.positions(positions))
+        h = self.dropout(self.tokens(x, label) + self.positions(positions))
         return self.head(self.ln_final(self.blocks(h)))
 
 
@@ -108,4 +120,6 @@ class Transformer(SequenceModel):
         self.network = self.build_network()
 
     def build_network(self) -> nn.Module:
-        return TransformerNetwork(self.vocab_size, self.block_size, self.width, self.layers, self.heads, self.dropout)
+        return TransformerNetwork(
+            self.vocab_size, self.block_size, self.width, self.layers, self.heads, self.dropout, self.num_labels
+        )

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from makemore_pl.errors import UsageError
+from makemore_pl.models.embedding import CharacterNetwork, TokenEmbedding
 from makemore_pl.models.network import WindowModel
 
 
@@ -66,6 +67,10 @@ class WaveNet(WindowModel):
         output = nn.Linear(self.hidden, self.vocab_size)
         with torch.no_grad():
             output.weight.mul_(0.1)  # the lecture's: a less confident first guess
-        return nn.Sequential(
-            nn.Embedding(self.vocab_size, self.embedding), *fuse, nn.Flatten(), nn.Dropout(self.dropout), output
+        return CharacterNetwork(
+            TokenEmbedding(self.vocab_size, self.embedding, self.num_labels),
+            *fuse,
+            nn.Flatten(),
+            nn.Dropout(self.dropout),
+            output,
         )
