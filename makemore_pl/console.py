@@ -1,6 +1,6 @@
 """What the console shows: no warning that a user cannot act on. Each filter is narrow, and says why.
 
-README.md's "Console" section lists them, with the warnings that are kept because a user can act on them.
+docs/console.md lists them, with the warnings that are kept because a user can act on them.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Regenerate the README's "Looking inside" pictures in docs/ from real runs.
+"""Regenerate docs/inside.md's pictures in docs/ from real runs.
 
     makemore-pl fit --config configs/mlp_bn.yaml                          # Diagnostics on
     makemore-pl fit --config configs/mlp.yaml --model.embedding 2          # lecture 2's 2-D embedding

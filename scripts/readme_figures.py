@@ -1,4 +1,4 @@
-"""Regenerate the README's pictures in docs/ from a real run of configs/bigram.yaml.
+"""Regenerate the pictures of README.md and docs/inside.md in docs/ from a real run of configs/bigram.yaml.
 
     makemore-pl fit --config configs/bigram.yaml
     python scripts/readme_figures.py lightning_logs/bigram/version_0

@@ -17,7 +17,7 @@ CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
 # predict --ckpt_path alone, with the words file moved away and the checkpoint out of its run folder:
 # the bigram, a counting model, and a model of the series.
 ALONE = ("bigram.yaml", "counts.yaml", "transformer.yaml")
-# The warnings that README.md's "Console" section lists as ones a user can act on.
+# The warnings that docs/console.md lists as ones a user can act on.
 ACTIONABLE = ("is smaller than the logging interval",)
 # How Python prints a warning ("file.py:12: message"), and the words that flag one otherwise.
 WARNING = re.compile(r"\.py:\d+: |warn|deprecat|💡", re.IGNORECASE)
@@ -190,6 +190,6 @@ def test_every_config_fits_quietly_and_predicts_only_words_to_stdout(tmp_path, t
         assert "is missing" in predict.stderr  # the one line saying why no word is marked new or train
 
 
-def test_the_readme_lists_each_warning_it_calls_actionable():
-    console = (REPO / "README.md").read_text().split("## Console", 1)[1].split("\n## ", 1)[0]
+def test_the_console_page_lists_each_warning_it_calls_actionable():
+    console = (REPO / "docs" / "console.md").read_text()
     assert all(warning in console for warning in ACTIONABLE)
