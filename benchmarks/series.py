@@ -52,6 +52,8 @@ def series_configs() -> list[Path]:
 def words_per_step(cli: MakemoreCLI) -> float:
     """Words a training step reads: its batch of words, or its batch of windows over the characters per word."""
     dm = cli.datamodule
+    if dm.batch_size is None:  # the full batch (the n-grams' configs): every training word, every step
+        return len(dm.splits["train"])
     if cli.model.layout == WORDS:
         return dm.batch_size
     train = dm.splits["train"]

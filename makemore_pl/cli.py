@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import pickle
 import sys
 from collections.abc import Callable
@@ -20,10 +21,16 @@ from makemore_pl.errors import UsageError
 from makemore_pl.models.base import LanguageModel
 from makemore_pl.models.counts import CountNGram
 
+# The commands beside LightningCLI's fit/validate/test/predict: each is its own module's entry point,
+# imported only when asked for, with the optional extra (makemore-pl[extra]) it needs, if any.
+COMMANDS = {
+    "score": ("makemore_pl.score_command:score_main", None),
+}
+
 DESCRIPTION = (
     "makemore-pl: train, evaluate and sample Karpathy's makemore character-level language models "
     "(the lectures' n-grams, MLP and WaveNet, and makemore.py's BoW, RNN, GRU, LSTM and Transformer) with "
-    "PyTorch Lightning."
+    f"PyTorch Lightning. Also: {', '.join(f'makemore-pl {name} --help' for name in COMMANDS)}."
 )
 
 
@@ -153,7 +160,22 @@ def exit_on_usage_error(program: str, main: Callable[[ArgsType], Any], args: Arg
 
 def cli_main(args: ArgsType = None) -> None:
     """Entry point of `makemore-pl`; tests call it in-process with a list of arguments."""
+    argv = [] if isinstance(args, (dict, Namespace)) else list(sys.argv[1:] if args is None else args)
+    if argv and argv[0] in COMMANDS:
+        return _run_command(argv[0], argv[1:])
     run_cli(MakemoreCLI, args)
+
+
+def _run_command(name: str, args: list[str]) -> None:
+    target, extra = COMMANDS[name]
+    module, function = target.split(":")
+    try:
+        main = getattr(importlib.import_module(module), function)
+    except ModuleNotFoundError as e:
+        if extra is None:
+            raise
+        _fail(f"{name} needs {e.name}, which is not installed: pip install 'makemore-pl[{extra}]'")
+    exit_on_usage_error(f"makemore-pl {name}", main, args)
 
 
 def _find_usage_error(error: BaseException | None) -> UsageError | None:

@@ -68,6 +68,10 @@ SERIES = {
 }
 
 
+# One config of each family of models, n-grams included: what "every model" means to a test.
+FAMILY_CONFIGS = ["bigram", "counts", "mlp", "mlp_bn", "wavenet", "bow", "rnn", "gru", "lstm", "transformer"]
+
+
 def tiny_args(tmp_path: Path, words: Path, name: str, *extra: str) -> list[str]:
     """``configs/<name>.yaml`` pointed at ``words`` like ``fit_args``; a series model at its tiny size."""
     return fit_args(tmp_path, words, f"configs/{name}.yaml", *SERIES.get(name, []), *extra)
@@ -122,3 +126,22 @@ def _isolated(monkeypatch, tmp_path):
     monkeypatch.setattr("sys.argv", ["makemore-pl"])
     # Whatever a run writes to a relative path lands in the test's folder, not the repository.
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def family_checkpoints(tmp_path_factory) -> tuple[dict[str, Path], Path]:
+    """A real tiny checkpoint of each of ``FAMILY_CONFIGS`` (two steps of fit), and the words file they read.
+
+    Fitted once for the whole session: the tests that read a checkpoint of every family share them.
+    """
+    from makemore_pl.cli import cli_main
+
+    folder = tmp_path_factory.mktemp("families")
+    words = folder / "tiny.txt"
+    words.write_text("\n".join(TINY_WORDS) + "\n")
+    found = {}
+    for name in FAMILY_CONFIGS:
+        limits = ["--trainer.max_epochs", "1", "--trainer.max_steps", "2", "--trainer.limit_val_batches", "1"]
+        cli_main(["fit", *tiny_args(folder / name, words, name, *limits)])
+        found[name] = next((folder / name / "logs").rglob("last.ckpt"))
+    return found, words
