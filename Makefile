@@ -24,7 +24,7 @@ test: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
-# The speed figures of BENCHMARKS.md (about 25 minutes); `make bench QUICK=--quick` takes seconds.
+# The speed figures of BENCHMARKS.md (about 15 minutes, and 5 for benchmarks/score.py); `make bench QUICK=--quick` takes seconds.
 bench: setup
 	$(BIN)/python benchmarks/bench.py $(QUICK)
 	$(BIN)/python benchmarks/score.py $(QUICK)
