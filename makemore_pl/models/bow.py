@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from makemore_pl.errors import UsageError
+from makemore_pl.models.decoding import Decoder, Stepping, take
 from makemore_pl.models.embedding import TokenEmbedding
 from makemore_pl.models.network import SequenceModel
 
@@ -29,7 +30,11 @@ class BoWBlock(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.Tanh(), nn.Linear(hidden, width), nn.Dropout(dropout))
 
     def forward(self, x: Tensor) -> Tensor:
-        x = x + self.average(x)
+        return self.mix(x, self.average(x))
+
+    def mix(self, x: Tensor, average: Tensor) -> Tensor:
+        """The block's output from its input ``x`` and the causal ``average`` of it."""
+        x = x + average
         return x + self.mlp(x)
 
 
@@ -44,8 +49,35 @@ class BoWNetwork(nn.Module):
         self.head = nn.Linear(width, vocab_size)
 
     def forward(self, x: Tensor, label: Tensor | None = None) -> Tensor:
-        positions = torch.arange(x.shape[1], device=x.device)
-        return self.head(self.block(self.tokens(x, label) + self.positions(positions)))
+        return self.head(self.block(self.embed(x, label)))
+
+    def embed(self, x: Tensor, label: Tensor | None = None, start: int = 0) -> Tensor:
+        """The block's input: token and position embeddings of ``x`` ``(n, t)``, its first position ``start``."""
+        positions = torch.arange(start, start + x.shape[1], device=x.device)
+        return self.tokens(x, label) + self.positions(positions)
+
+
+class RunningAverageDecoder(Stepping):
+    """Carries the running sum of the block's input: the causal average costs one addition per character."""
+
+    def __init__(self, network: BoWNetwork, n: int, label: Tensor | None = None) -> None:
+        self.network = network
+        self.total: Tensor | None = None  # the sum of the block's inputs so far, (n, width)
+        self.count = 0  # the positions summed, the boundary included
+        super().__init__(n, label, network.head.weight.device)
+
+    def step(self, x: Tensor) -> Tensor:
+        h = self.network.embed(x, self.label, start=self.count)[:, -1]  # (n, width)
+        self.total = h if self.total is None else self.total + h
+        self.count += 1
+        # Divided by the count as CausalAverage divides its cumulative sum: the same numbers.
+        return self.network.block.mix(h, self.total / self.count)
+
+    def read(self, output: Tensor) -> Tensor:
+        return self.network.head(output)
+
+    def keep_state(self, rows: Tensor) -> None:
+        self.total = take(self.total, rows)
 
 
 class BoW(SequenceModel):
@@ -73,6 +105,9 @@ class BoW(SequenceModel):
             raise UsageError(f"--model.width and --model.hidden must be at least 1, got {width}, {hidden}")
         self.width, self.hidden, self.dropout = width, hidden, dropout
         self.network = self.build_network()
+
+    def decoder(self, n: int, label: Tensor | None = None) -> Decoder:
+        return RunningAverageDecoder(self.network, n, label)
 
     def build_network(self) -> nn.Module:
         return BoWNetwork(self.vocab_size, self.block_size, self.width, self.hidden, self.dropout, self.num_labels)

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from makemore_pl.data.batches import WINDOWS, WORDS
 from makemore_pl.errors import UsageError
 from makemore_pl.models.base import LanguageModel
-from makemore_pl.models.decoding import last_window
+from makemore_pl.models.decoding import Decoder, Windowed, last_window
 from makemore_pl.models.sampling import sample_batched
 
 
@@ -179,6 +179,9 @@ class WindowModel(NetworkModel):
 
     def next_logits(self, tokens: Tensor, label: Tensor | None = None) -> Tensor:
         return self.run_network(last_window(tokens, self.context), label)
+
+    def decoder(self, n: int, label: Tensor | None = None) -> Decoder:
+        return Windowed(self.run_network, n, self.context, label, self.device)
 
 
 class SequenceModel(NetworkModel):

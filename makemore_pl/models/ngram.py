@@ -10,7 +10,7 @@ from torch import Tensor
 from makemore_pl.data.batches import COUNTED
 from makemore_pl.errors import UsageError
 from makemore_pl.models.base import LanguageModel
-from makemore_pl.models.decoding import last_window
+from makemore_pl.models.decoding import Decoder, Windowed, last_window
 from makemore_pl.models.sampling import sample_words
 
 # Rows of a table with more entries than this would not fit in memory: refuse them up front.
@@ -61,6 +61,9 @@ class NGramModel(LanguageModel):
 
     def next_logits(self, tokens: Tensor, label: Tensor | None = None) -> Tensor:
         return self.logits(last_window(tokens, self.context), label)
+
+    def decoder(self, n: int, label: Tensor | None = None) -> Decoder:
+        return Windowed(self.logits, n, self.context, label, self.device)
 
     @torch.no_grad()
     def probs_table(self) -> Tensor:

@@ -12,8 +12,12 @@ import torch
 from torch import Tensor, nn
 
 from makemore_pl.errors import UsageError
+from makemore_pl.models.decoding import Decoder, Stepping, take
 from makemore_pl.models.embedding import TokenEmbedding
 from makemore_pl.models.network import SequenceModel
+
+# The recurrence's state: the hidden state (layers, n, hidden) alone, or an LSTM's hidden and cell states.
+State = tuple[Tensor, ...]
 
 
 class RecurrentNetwork(nn.Module):
@@ -41,10 +45,41 @@ class RecurrentNetwork(nn.Module):
         self.head = nn.Linear(hidden, vocab_size)
 
     def forward(self, x: Tensor, label: Tensor | None = None) -> Tensor:
-        start = self.start.expand(-1, -1, x.shape[0], -1).contiguous()
-        initial = (start[0], start[1]) if len(start) == 2 else start[0]
-        output, _ = self.rnn(self.tokens(x, label), initial)
+        return self.read(self.run(x, label, self.start_state(x.shape[0]))[0])
+
+    def start_state(self, n: int) -> State:
+        """The learned start state, repeated for ``n`` words: each ``(layers, n, hidden)``."""
+        return tuple(self.start.expand(-1, -1, n, -1).contiguous())
+
+    def run(self, x: Tensor, label: Tensor | None, state: State) -> tuple[Tensor, State]:
+        """The last layer's output at every position of ``x`` ``(n, t)`` after ``state``, and the state after ``x``."""
+        output, after = self.rnn(self.tokens(x, label), state if len(state) == 2 else state[0])
+        return output, after if isinstance(after, tuple) else (after,)
+
+    def read(self, output: Tensor) -> Tensor:
+        """The logits from the last layer's output."""
         return self.head(self.dropout(output))
+
+
+class RecurrentDecoder(Stepping):
+    """Carries the recurrence's state: one fused step of ``nn.RNN``/``GRU``/``LSTM`` per character."""
+
+    def __init__(self, network: RecurrentNetwork, n: int, label: Tensor | None = None) -> None:
+        self.network = network
+        with torch.no_grad():
+            self.state = network.start_state(n)
+        super().__init__(n, label, network.start.device)
+
+    def step(self, x: Tensor) -> Tensor:
+        output, self.state = self.network.run(x, self.label, self.state)
+        return output[:, -1]
+
+    def read(self, output: Tensor) -> Tensor:
+        return self.network.read(output)
+
+    def keep_state(self, rows: Tensor) -> None:
+        # The words are along dimension 1: (layers, n, hidden).
+        self.state = tuple(take(s, rows, 1) for s in self.state)
 
 
 class Recurrent(SequenceModel):
@@ -81,6 +116,9 @@ class Recurrent(SequenceModel):
             )
         self.embedding, self.hidden, self.layers, self.dropout = embedding, hidden, layers, dropout
         self.network = self.build_network()
+
+    def decoder(self, n: int, label: Tensor | None = None) -> Decoder:
+        return RecurrentDecoder(self.network, n, label)
 
     def build_network(self) -> nn.Module:
         return RecurrentNetwork(

@@ -10,8 +10,36 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from makemore_pl.errors import UsageError
+from makemore_pl.models.decoding import Decoder, Stepping, take
 from makemore_pl.models.embedding import TokenEmbedding
 from makemore_pl.models.network import SequenceModel
+
+
+class KeysAndValues:
+    """One block's keys and values at every position fed so far: what a new position's query attends to.
+
+    Both are ``(n, heads, positions, head width)``, allocated for ``positions`` (the network's
+    block size) at the first step, in the dtype the projection gives (bfloat16 under autocast),
+    and written one position per step: no copy of the past per character.
+    """
+
+    def __init__(self, positions: int) -> None:
+        self.positions, self.length = positions, 0
+        self.keys: Tensor | None = None
+        self.values: Tensor | None = None
+
+    def extend(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        """Append the keys and values ``(n, heads, t, head width)`` of new positions; every position's so far."""
+        if self.keys is None or self.values is None:
+            n, heads, _, size = k.shape
+            self.keys, self.values = (k.new_empty(n, heads, self.positions, size) for _ in range(2))
+        end = self.length + k.shape[2]
+        self.keys[:, :, self.length : end], self.values[:, :, self.length : end] = k, v
+        self.length = end
+        return self.keys[:, :, :end], self.values[:, :, :end]
+
+    def keep(self, rows: Tensor) -> None:
+        self.keys, self.values = take(self.keys, rows), take(self.values, rows)
 
 
 class CausalSelfAttention(nn.Module):
@@ -22,11 +50,19 @@ class CausalSelfAttention(nn.Module):
         self.projection = nn.Linear(width, width)
         self.residual_dropout = nn.Dropout(dropout)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, cache: KeysAndValues | None = None) -> Tensor:
+        """Attention over ``x`` ``(n, t, width)``; with a ``cache``, ``x`` is one new position after the cached ones."""
         n, t, c = x.shape
         q, k, v = self.qkv(x).view(n, t, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
-        # The fused kernel (flash attention where there is one) applies the causal mask itself.
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0)
+        dropout = self.dropout if self.training else 0.0
+        if cache is None:
+            # The fused kernel (flash attention where there is one) applies the causal mask itself.
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout)
+        else:
+            # A single new query may see every key so far: nothing to mask. (is_causal would align
+            # its mask to the top left, hiding all keys but the first.)
+            k, v = cache.extend(k, v)
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
         return self.residual_dropout(self.projection(y.transpose(1, 2).reshape(n, t, c)))
 
 
@@ -42,8 +78,8 @@ class Block(nn.Module):
             nn.Linear(width, 4 * width), nn.GELU(approximate="tanh"), nn.Linear(4 * width, width), nn.Dropout(dropout)
         )
 
-    def forward(self, x: Tensor) -> Tensor:
-        x = x + self.attention(self.ln_attention(x))
+    def forward(self, x: Tensor, cache: KeysAndValues | None = None) -> Tensor:
+        x = x + self.attention(self.ln_attention(x), cache)
         return x + self.mlp(self.ln_mlp(x))
 
 
@@ -81,9 +117,43 @@ class TransformerNetwork(nn.Module):
             nn.init.zeros_(module.bias)
 
     def forward(self, x: Tensor, label: Tensor | None = None) -> Tensor:
-        positions = torch.arange(x.shape[1], device=x.device)
+        return self.read(self.hidden(x, label))
+
+    def hidden(self, x: Tensor, label: Tensor | None = None, caches: list[KeysAndValues] | None = None) -> Tensor:
+        """The residual stream after the last block at every position of ``x`` ``(n, t)``.
+
+        With ``caches`` (one per block), ``x`` is one new position of every word, after those the
+        caches hold: its position embedding is the number of positions before it.
+        """
+        start = 0 if caches is None else caches[0].length
+        positions = torch.arange(start, start + x.shape[1], device=x.device)
         h = self.dropout(self.tokens(x, label) + self.positions(positions))
-        return self.head(self.ln_final(self.blocks(h)))
+        for block, cache in zip(self.blocks, caches or [None] * len(self.blocks)):
+            h = block(h, cache)
+        return h
+
+    def read(self, h: Tensor) -> Tensor:
+        """The logits from the residual stream."""
+        return self.head(self.ln_final(h))
+
+
+class CachedDecoder(Stepping):
+    """Carries every block's keys and values (a KV cache): a new character is one position through the network."""
+
+    def __init__(self, network: TransformerNetwork, n: int, label: Tensor | None = None) -> None:
+        self.network = network
+        self.caches = [KeysAndValues(network.positions.num_embeddings) for _ in network.blocks]
+        super().__init__(n, label, network.head.weight.device)
+
+    def step(self, x: Tensor) -> Tensor:
+        return self.network.hidden(x, self.label, self.caches)[:, -1]
+
+    def read(self, output: Tensor) -> Tensor:
+        return self.network.read(output)
+
+    def keep_state(self, rows: Tensor) -> None:
+        for cache in self.caches:
+            cache.keep(rows)
 
 
 class Transformer(SequenceModel):
@@ -118,6 +188,9 @@ class Transformer(SequenceModel):
             )
         self.width, self.layers, self.heads, self.dropout = width, layers, heads, dropout
         self.network = self.build_network()
+
+    def decoder(self, n: int, label: Tensor | None = None) -> Decoder:
+        return CachedDecoder(self.network, n, label)
 
     def build_network(self) -> nn.Module:
         return TransformerNetwork(
