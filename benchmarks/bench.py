@@ -22,6 +22,7 @@ import bigram
 import lightning as L
 import quality
 import reference
+import sampling
 import series
 import startup
 import torch
@@ -193,6 +194,7 @@ def main() -> None:
         every = [c for c in sorted(CONFIGS.glob("*.yaml")) if not quick or c.stem in QUICK_SERIES[1:]]
         starts = [startup.startup(c, workdir, 3 if quick else 20, 1 if quick else 2, *trainer_args) for c in every]
         imported = startup.import_lightning(1 if quick else 3)
+        sampled, weights = sampling.sampling_rows(quick, workdir)
 
     worst = min(throughputs, key=lambda r: r.fit / r.raw)
     rows.append(
@@ -227,6 +229,9 @@ def main() -> None:
     print("\n".join(series.table(throughputs)))
     print("\n### Start-up of the whole `fit` command, per config (F4)\n")
     print("\n".join(startup.table(starts, imported)))
+    print("\n### Sampling: words per second, the carried state against re-running and makemore.py's `generate`\n")
+    print("\n".join(sampled))
+    print("\nWeights: " + "; ".join(weights))
     print("\n### Scaling (G5: 100x names, data preparation + count fit <= 10 s, peak RSS <= 2 GB)\n")
     print("\n".join(scaling))
     print(f"\nThe benchmark took {(time.perf_counter() - started) / 60:.1f} minutes.")
