@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pickle
+import shlex
 import sys
 from collections.abc import Callable
 from functools import partial
@@ -156,6 +157,19 @@ def exit_on_usage_error(program: str, main: Callable[[ArgsType], Any], args: Arg
         main(args)
     except UsageError as e:
         _fail(str(e), program)
+
+
+def fit_command(args: list[str], drop: str, extra: list[str]) -> str:
+    """The `makemore-pl fit` command with ``args`` less the options starting with ``drop``, plus ``extra``."""
+    kept, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg.startswith(drop):
+            skip = "=" not in arg  # "--tune.trials 20" spans two arguments
+        else:
+            kept.append(arg)
+    return shlex.join(["makemore-pl", "fit", *kept, *extra])
 
 
 def cli_main(args: ArgsType = None) -> None:

@@ -10,7 +10,6 @@ it to TensorBoard, and prints the suggestion as the option to train with.
 from __future__ import annotations
 
 import math
-import shlex
 import sys
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from lightning.pytorch.tuner import Tuner
 from makemore_pl.callbacks.charts import lr_chart
 from makemore_pl.callbacks.figures import save_png
 from makemore_pl.callbacks.tensorboard import tensorboard_writer
-from makemore_pl.cli import MakemoreCLI, exit_on_usage_error, run_cli
+from makemore_pl.cli import MakemoreCLI, exit_on_usage_error, fit_command, run_cli
 from makemore_pl.data.files import write_atomic
 from makemore_pl.errors import UsageError
 
@@ -42,20 +41,12 @@ class LRFindCLI(MakemoreCLI):
         )
 
 
-def fit_command(args: list[str], lr: float, max_lr: bool) -> str:
+def lr_fit_command(args: list[str], lr: float, max_lr: bool) -> str:
     """The `makemore-pl fit` command with ``args`` (the sweep's own options left out) and the learning rate."""
-    kept, skip = [], False
-    for arg in args:
-        if skip:
-            skip = False
-        elif arg.startswith("--lr_find."):
-            skip = "=" not in arg  # "--lr_find.min_lr 1e-5" spans two arguments
-        else:
-            kept.append(arg)
-    kept += ["--model.optimizer.init_args.lr", f"{lr:.3g}"]
+    extra = ["--model.optimizer.init_args.lr", f"{lr:.3g}"]
     if max_lr:  # a one-cycle schedule sets the rate itself: it is its max_lr that must change
-        kept += ["--model.lr_scheduler.init_args.max_lr", f"{lr:.3g}"]
-    return shlex.join(["makemore-pl", "fit", *kept])
+        extra += ["--model.lr_scheduler.init_args.max_lr", f"{lr:.3g}"]
+    return fit_command(args, "--lr_find.", extra)
 
 
 def debiased(losses: list[float], beta: float = LIGHTNING_BETA) -> list[float]:
@@ -116,7 +107,7 @@ def find_lr(args: ArgsType = None) -> float | None:
         f"the loss is lowest at {lowest:.3g} (lecture 2 reads its rate off that valley); {saved}"
     )
     one_cycle = "max_lr" in getattr(getattr(cli.model, "lr_scheduler", None), "keywords", {})
-    print(f"train with the suggestion:\n  {fit_command(args, suggestion, one_cycle)}")
+    print(f"train with the suggestion:\n  {lr_fit_command(args, suggestion, one_cycle)}")
     return suggestion
 
 
