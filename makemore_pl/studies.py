@@ -20,10 +20,12 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import optuna
+import sqlalchemy.exc
 from optuna.distributions import distribution_to_json
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend
@@ -53,16 +55,30 @@ def open_storage(storage: str | None, log_folder: Path) -> BaseStorage:
         raise UsageError(f"{where}: expected a sqlite:/// or postgresql:// URL, or a journal file ending in .log")
     engine_kwargs = {"connect_args": {"connect_timeout": 10}} if storage.startswith("postgresql") else {}
     heartbeat = {} if storage.startswith("sqlite") else {"heartbeat_interval": HEARTBEAT, "grace_period": GRACE}
-    try:
-        return RDBStorage(
-            storage,
-            engine_kwargs=engine_kwargs,
-            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback() if heartbeat else None,
-            **heartbeat,
-        )
-    except Exception as e:  # sqlalchemy's errors for an unknown driver, a refused connection, a bad file
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UsageError(f"{where}: cannot open the study's storage: {reason}") from None
+    # SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3; the tune extra installs psycopg2.
+    url = (
+        storage.replace("postgresql://", "postgresql+psycopg2://", 1)
+        if storage.startswith("postgresql://")
+        else storage
+    )
+    for attempt in range(3):
+        try:
+            return RDBStorage(
+                url,
+                engine_kwargs=engine_kwargs,
+                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback() if heartbeat else None,
+                **heartbeat,
+            )
+        except sqlalchemy.exc.IntegrityError:
+            # Two workers creating Optuna's tables in a new database at once: the loser's CREATE
+            # collides with the winner's. The tables exist a moment later.
+            if attempt == 2:
+                raise
+            time.sleep(1.0)
+        except Exception as e:  # sqlalchemy's errors for an unknown driver, a refused connection, a bad file
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise UsageError(f"{where}: cannot open the study's storage: {reason}") from None
+    raise AssertionError("unreachable")
 
 
 def describe(space: Space, objectives: Sequence[str], sampler: str) -> str:
@@ -128,6 +144,16 @@ def reclaim_lost_trials(study: optuna.Study) -> list[int]:
 def retry(study: optuna.Study, trial: FrozenTrial) -> None:
     """Queue ``trial``'s parameters again as a new trial, as Optuna does for a trial whose heartbeat stopped."""
     RetryHeartbeatStaleTrialCallback()(study, trial)
+
+
+def retry_interrupted(study: optuna.Study, number: int) -> None:
+    """Queue again the trial that Ctrl-C stopped: FAIL already, or RUNNING if it landed outside the objective."""
+    trial = study.trials[number]
+    if trial.state == TrialState.RUNNING:
+        study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        trial = study.trials[number]
+    if trial.state == TrialState.FAIL:
+        retry(study, trial)
 
 
 def counted(study: optuna.Study) -> list[FrozenTrial]:

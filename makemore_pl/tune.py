@@ -222,6 +222,17 @@ class Objective:
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
         self.running = trial.number
+        try:
+            values = self._run(trial)
+        except KeyboardInterrupt:
+            raise
+        except BaseException:
+            self.running = None
+            raise
+        self.running = None
+        return values
+
+    def _run(self, trial: optuna.Trial) -> float | tuple[float, ...]:
         # Read by studies.reclaim_lost_trials, should this process die with the trial RUNNING.
         trial.storage.set_trial_system_attr(trial._trial_id, studies.WORKER_KEY, studies.this_worker())
         params = search_space.suggest(trial, self.search.space)
@@ -248,7 +259,6 @@ class Objective:
             raise TrialFailed(str(e)) from None
         finally:
             self._record(trial, cli.trainer, targets)
-        self.running = None
         values = [self._value(cli.trainer, objective, targets) for objective in self.search.objectives]
         return values[0] if len(values) == 1 else tuple(values)
 
@@ -310,7 +320,7 @@ def tune(args: ArgsType = None) -> str:
             study.optimize(objective, timeout=search.timeout, callbacks=[_Budget(search.trials)], catch=(TrialFailed,))
         except KeyboardInterrupt:
             if objective.running is not None:
-                studies.retry(study, study.trials[objective.running])
+                studies.retry_interrupted(study, objective.running)
             print(
                 f"makemore-pl-tune: interrupted; trial {objective.running} will run again. The same command resumes "
                 f"study {name!r} in {where}",
