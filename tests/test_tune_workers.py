@@ -37,8 +37,9 @@ def counts_args(tmp_path, words, trials, *extra):
 
 def lecture_args(tmp_path, words, trials, *extra):
     # The lecture's config holds no words out: tuning needs a validation split.
-    return [*fit_args(tmp_path, words, "configs/lecture.yaml", "--data.val_fraction", "0.1", "--data.test_fraction",
-                      "0.1", "--trainer.max_epochs", "30"), "--tune.space", LECTURE_SPACE, "--tune.trials", str(trials), *extra]  # fmt: skip
+    held_out = ["--data.val_fraction", "0.1", "--data.test_fraction", "0.1", "--trainer.max_epochs", "30"]
+    return [*fit_args(tmp_path, words, "configs/lecture.yaml", *held_out), "--tune.space", LECTURE_SPACE,
+            "--tune.trials", str(trials), *extra]  # fmt: skip
 
 
 def worker(tmp_path, args) -> subprocess.Popen:
