@@ -77,13 +77,13 @@ def _integral(value: float) -> float | int:
     return int(value) if float(value).is_integer() else value
 
 
-def check_options(space: Space, config: Namespace, model_name: str) -> None:
+def check_options(space: Space, config: Namespace, model_name: str, flag: str = "--tune.space") -> None:
     """Refuse an option that the fit's parsed ``config`` does not have, in one line naming it."""
     for option in space:
         if _config_key(option, config) is None:
             section, _, name = option.partition(".")
             owner = model_name if section == "model" else f"--{section}"
-            raise UsageError(f"--tune.space {option}: {owner} has no option {name!r}")
+            raise UsageError(f"{flag} {option}: {owner} has no option {name!r}")
 
 
 def _config_key(option: str, config: Namespace) -> str | None:

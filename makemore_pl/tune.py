@@ -165,7 +165,8 @@ class Search:
         self.grid = option is not None
         self.option = option
         self.space = search_space.grid_space(option, values) if self.grid else search_space.parse_space(space)
-        search_space.check_options(self.space, config, type(cli.model).__name__)
+        flag = "--tune.option" if self.grid else "--tune.space"
+        search_space.check_options(self.space, config, type(cli.model).__name__, flag)
         if cli.datamodule.val_fraction == 0:
             raise UsageError("tuning needs a validation split: set --data.val_fraction above 0")
         self.objectives = list(config["tune.objectives"])
@@ -281,7 +282,8 @@ class Objective:
             "train/nll": None if train_nll is None else float(train_nll),
             "steps": trainer.global_step,
             "log_dir": trainer.log_dir,
-            "ckpt_path": checkpoint.best_model_path if checkpoint is not None and checkpoint.best_model_path else None,
+            # The best by val/nll where one is kept, else the last (the counts' one pass).
+            "ckpt_path": (checkpoint.best_model_path or checkpoint.last_model_path or None) if checkpoint else None,
         }
         for objective in targets:
             record[objective] = self._value(trainer, objective, targets)  # inf: never reached
@@ -441,7 +443,7 @@ def _lecture_table(
 def _test(trial: FrozenTrial, objective: Objective) -> float | None:
     """The trial's test/nll, from its checkpoint, logged into its own run folder; None if the file is elsewhere."""
     ckpt = trial.user_attrs.get("ckpt_path")
-    if ckpt is not None and not Path(ckpt).is_file():
+    if ckpt is None or not Path(ckpt).is_file():  # a fresh model would be tested instead of the trial's
         return None
     cli = run_cli(TuneCLI, objective.trial_args(trial.number, trial.params), run=False)
     results = cli.trainer.test(cli.model, datamodule=cli.datamodule, ckpt_path=ckpt, verbose=False)

@@ -78,8 +78,17 @@ def test_the_seed_draws_the_same_trials_and_a_resumed_study_runs_no_more(tmp_pat
     storage = f"sqlite:///{tmp_path / 'logs' / 'counts' / 'study.db'}"
     first, second = (optuna.load_study(study_name=n, storage=storage).trials for n in ("first", "second"))
     assert [t.params for t in first] == [t.params for t in second] and len(first) == 3
-    tune([*args, "--tune.study", "second", "--tune.seed", "7"])  # finished: reported again, nothing run
+    capsys.readouterr()
+    printed = tune([*args, "--tune.study", "second", "--tune.seed", "7"])  # finished: reported again, nothing run
     assert len(optuna.load_study(study_name="second", storage=storage).trials) == 3
+    # The best trial's test/nll is its checkpoint's, as `makemore-pl test` measures it.
+    best = optuna.load_study(study_name="second", storage=storage).best_trial
+    capsys.readouterr()
+    trial_options = [arg for option, value in best.params.items() for arg in (f"--{option}", repr(value))]
+    ckpt = best.user_attrs["ckpt_path"]
+    cli_main(["test", *fit_args(tmp_path, tiny_file, "configs/counts.yaml"), "--ckpt_path", ckpt, *trial_options])
+    test_nll = float(capsys.readouterr().out.split("test/nll")[1].split()[0])
+    assert f"test/nll {test_nll:.4f}" in printed
 
 
 def test_two_objectives_give_a_pareto_front_without_pruning(tmp_path, tiny_file, capsys):
