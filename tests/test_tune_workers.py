@@ -132,7 +132,8 @@ def wait_for_a_running_trial(study, process, finished):
     for _ in range(1200):
         assert process.poll() is None, "the worker ended before it could be stopped"
         trials = study.get_trials()
-        running = [t for t in trials if t.state.name == "RUNNING" and WORKER_KEY in t.system_attrs]
+        # Its values drawn: the fit has started (or is about to).
+        running = [t for t in trials if t.state.name == "RUNNING" and WORKER_KEY in t.system_attrs and t.params]
         if sum(t.state.name == "COMPLETE" for t in trials) >= finished and running:
             return running[0]
         time.sleep(0.1)
@@ -157,6 +158,7 @@ def test_an_interrupted_then_killed_study_resumes_with_the_same_command(tmp_path
     # Killed: the trial stays RUNNING in the storage, as the process left it.
     process = worker(tmp_path, args)
     killed = wait_for_a_running_trial(study, process, 2)
+    time.sleep(0.3)
     process.kill()
     process.wait(timeout=30)
     before = {t.number: t.values for t in study.get_trials() if t.state.name == "COMPLETE"}
