@@ -9,6 +9,10 @@ over its predictions:
 - ``count`` how many times each example occurs (``None``: once each);
 - ``total`` the number of predictions the mean is taken over.
 
+A labelled batch carries a fifth element, ``Labels``: each row's label id, and for evaluation
+each label's number of predictions in the whole split (for ``nll/<label>``) and the whole words
+that ``test/accuracy`` classifies. An unlabelled batch is the four tensors alone, as before.
+
 Each loader also shards its rows over the processes of a distributed run itself, since
 Lightning only injects a ``DistributedSampler`` into ``DataLoader`` objects.
 """
@@ -17,44 +21,97 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
 from makemore_pl.data.vocab import PAD
 
-Batch = tuple[Tensor, Tensor, Tensor | None, Tensor]
+
+class Classify(NamedTuple):
+    """Distinct whole words to classify by Bayes' rule, for ``test/accuracy``.
+
+    ``x`` and ``y`` as ``Vocabulary.encode_padded`` gives them, ``labels`` ``(m, L)`` which labels each
+    word has (a word may have several), ``total`` the number of words in the whole split.
+    """
+
+    x: Tensor
+    y: Tensor
+    labels: Tensor
+    total: Tensor | None = None
+
+
+class Labels(NamedTuple):
+    """The labelled part of a batch: ``ids`` each row's label; for evaluation, ``totals`` each label's
+    predictions in the whole split (``nll/<label>`` is exact as ``nll`` is), and the words to ``classify``."""
+
+    ids: Tensor
+    totals: Tensor | None = None
+    classify: Classify | None = None
+
+
+# (x, y, count, total), and a fifth element, Labels, for labelled data.
+Batch = tuple[Tensor, Tensor, Tensor | None, Tensor] | tuple[Tensor, Tensor, Tensor | None, Tensor, Labels]
 
 # What a model asks the data for (its ``layout``): counted n-gram windows, plain windows
 # (counting would change what BatchNorm sees), or whole padded words.
 COUNTED, WINDOWS, WORDS = "counted", "windows", "words"
 
 
-def example_keys(x: Tensor, y: Tensor) -> tuple[Tensor, int]:
-    """One integer per example, its (context..., next) digits in base ``radix``: a flat key to count by."""
+def example_keys(x: Tensor, y: Tensor, label: Tensor | None = None) -> tuple[Tensor, int]:
+    """One integer per example, its (context..., next) digits in base ``radix``: a flat key to count by.
+
+    A label is one more digit, above all the others, of base the number of labels: the keys of
+    (label, context, next) stay within int64 however many labels there are.
+    """
     radix = max(int(x.max()), int(y.max())) + 1 if len(y) else 1
     keys = y.clone()
     for j in range(x.shape[1]):  # built in place: no (n, k + 1) copy of a large split
         keys += x[:, j] * radix ** (x.shape[1] - j)
+    if label is not None:
+        keys += label * radix ** (x.shape[1] + 1)
     return keys, radix
 
 
-def count_keys(keys: Tensor, radix: int, context: int) -> tuple[Tensor, Tensor, Tensor]:
-    """The distinct examples among ``keys`` as ``(x, y)``, and how often each occurs."""
+def count_keys(
+    keys: Tensor, radix: int, context: int, labelled: bool = False
+) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+    """The distinct examples among ``keys`` as ``(x, y)``, how often each occurs, and their labels if ``labelled``."""
     unique, counts = torch.unique(keys, return_counts=True)  # far faster than unique(dim=0) on rows
+    label = None
+    if labelled:
+        label, unique = unique // radix ** (context + 1), unique % radix ** (context + 1)
     powers = radix ** torch.arange(context, -1, -1, device=keys.device)
     digits = unique[:, None] // powers % radix
-    return digits[:, :-1].contiguous(), digits[:, -1].contiguous(), counts
+    return digits[:, :-1].contiguous(), digits[:, -1].contiguous(), counts, label
 
 
-def count_examples(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """The distinct (context, next) examples of ``(x, y)`` and how often each occurs.
+def count_examples(x: Tensor, y: Tensor, label: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+    """The distinct (label, context, next) examples of ``(x, y)`` and how often each occurs.
 
     The loss depends on the examples only through these counts, so a full batch of 182,449
     bigrams becomes 618 weighted rows, with exactly the same loss and gradient.
     """
-    keys, radix = example_keys(x, y)
-    return count_keys(keys, radix, x.shape[1])
+    keys, radix = example_keys(x, y, label)
+    return count_keys(keys, radix, x.shape[1], labelled=label is not None)
+
+
+def label_totals(y: Tensor, label: Tensor, num_labels: int) -> Tensor:
+    """How many predictions of ``y`` each label has."""
+    per_row = (y != PAD).sum(1) if y.ndim > 1 else torch.ones_like(label)
+    return torch.zeros(num_labels, dtype=torch.float64).index_add_(0, label, per_row.double()).float()
+
+
+def to_device(batch: tuple, device: torch.device | None) -> tuple:
+    """``batch`` with every tensor in it (also those of its ``Labels``) on ``device``."""
+    moved = (to_device(t, device) if isinstance(t, tuple) else None if t is None else t.to(device) for t in batch)
+    return type(batch)(*moved) if hasattr(batch, "_fields") else tuple(moved)
+
+
+def labelled(batch: tuple, label: Tensor | None, **extra) -> Batch:
+    """``batch`` (x, y, count, total), with its ``Labels`` when there is a ``label``."""
+    return batch if label is None else (*batch, Labels(label, **extra))
 
 
 def predictions(y: Tensor) -> int:
@@ -89,15 +146,16 @@ class FullBatch:
         world_size: int = 1,
         device: torch.device | None = None,
         counted: bool = True,
+        label: Tensor | None = None,
     ):
         total = torch.tensor(predictions(y) / world_size)
         count = None
         if counted:
-            x, y, count = count_examples(x, y)
+            x, y, count, label = count_examples(x, y, label)
             count = count.float()
         share = slice(rank, None, world_size)
-        self.batch: Batch = (x[share], y[share], None if count is None else count[share], total)
-        self.batch = tuple(None if t is None else t.to(device) for t in self.batch)
+        batch = (x[share], y[share], None if count is None else count[share], total)
+        self.batch: Batch = to_device(labelled(batch, None if label is None else label[share]), device)
 
     def __len__(self) -> int:
         return 1
@@ -137,11 +195,13 @@ class MiniBatches:
         world_size: int = 1,
         device: torch.device | None = None,
         count: bool | None = None,
+        label: Tensor | None = None,
     ):
         self.x, self.y = x.to(device), y.to(device)
+        self.label = None if label is None else label.to(device)
         self.count = self.y.device.type == "cpu" if count is None else count
         if self.count:
-            self.keys, self.radix = example_keys(self.x, self.y)
+            self.keys, self.radix = example_keys(self.x, self.y, self.label)
         self.context, self.size = x.shape[1], len(y)
         self.batch_size, self.seed, self.epoch = batch_size, seed, epoch
         self.rank, self.world_size = rank, world_size
@@ -156,10 +216,11 @@ class MiniBatches:
             index = mine[start:end]
             total = torch.tensor(float(len(index)), device=self.y.device)
             if self.count:
-                x, y, count = count_keys(self.keys[index], self.radix, self.context)
-                yield x, y, count.float(), total
+                x, y, count, label = count_keys(self.keys[index], self.radix, self.context, self.label is not None)
+                yield labelled((x, y, count.float(), total), label)
             else:
-                yield self.x[index], self.y[index], None, total
+                label = None if self.label is None else self.label[index]
+                yield labelled((self.x[index], self.y[index], None, total), label)
 
 
 class WordBatches:
@@ -179,8 +240,10 @@ class WordBatches:
         rank: int = 0,
         world_size: int = 1,
         device: torch.device | None = None,
+        label: Tensor | None = None,
     ):
         self.x, self.y = x.to(device), y.to(device)
+        self.label = None if label is None else label.to(device)
         self.lengths = (y != PAD).sum(1)  # on the CPU: a batch's width is known without asking the device
         self.batch_size, self.seed, self.epoch = batch_size, seed, epoch
         self.rank, self.world_size = rank, world_size
@@ -195,7 +258,8 @@ class WordBatches:
             lengths = self.lengths[index]
             width, total = int(lengths.max()), float(lengths.sum())
             index = index.to(self.y.device)
-            yield self.x[index, :width], self.y[index, :width], None, torch.tensor(total, device=self.y.device)
+            batch = (self.x[index, :width], self.y[index, :width], None, torch.tensor(total, device=self.y.device))
+            yield labelled(batch, None if self.label is None else self.label[index])
 
 
 class EvalBatches:
@@ -204,7 +268,8 @@ class EvalBatches:
     Every chunk's ``total`` is the number of predictions in the whole split, so the sum of
     ``sum(count * nll) / total`` over all chunks and all processes is exactly the split's mean
     NLL, however it is chunked: models log it with ``reduce_fx="sum"``. Every process gets the
-    same number of chunks.
+    same number of chunks. Labelled rows' chunks carry each label's total the same way, and the
+    words to ``classify`` are shared out over the same chunks, each with the whole split's count.
     """
 
     def __init__(
@@ -216,26 +281,44 @@ class EvalBatches:
         world_size: int = 1,
         device: torch.device | None = None,
         counted: bool = False,
+        label: Tensor | None = None,
+        num_labels: int = 0,
+        classify: Classify | None = None,
     ):
         total = torch.tensor(float(predictions(y)))
+        totals = None if label is None else label_totals(y, label, num_labels)
         count = None
         if counted:
-            x, y, count = count_examples(x, y)
+            x, y, count, label = count_examples(x, y, label)
             count = count.float()
         if y.ndim > 1:  # words, longest first: each chunk holds words of about one length, little padding
             order = (y != PAD).sum(1).argsort(descending=True, stable=True)
             x, y = x[order], y[order]
+            label = None if label is None else label[order]
         # The same number of chunks on every process, from the largest share: a process that
         # logged nothing would leave the others waiting for it at the end of the epoch.
         chunks = max(1, math.ceil(math.ceil(len(y) / world_size) / chunk_size))
+        if classify is not None:  # each word to classify is read once per label: as many rows
+            chunks = max(chunks, math.ceil(math.ceil(len(classify.y) / world_size) * num_labels / chunk_size))
         mine = torch.arange(rank, len(y), world_size)
+        words = None if classify is None else torch.arange(rank, len(classify.y), world_size).tensor_split(chunks)
         self.batches: list[Batch] = []
-        for index in mine.tensor_split(chunks):  # a share smaller than ``chunks`` leaves empty chunks
+        for i, index in enumerate(mine.tensor_split(chunks)):  # a share smaller than ``chunks`` leaves empty chunks
             part = (x[index], y[index], None if count is None else count[index], total)
             if y.ndim > 1 and len(index):  # words: cut the chunk to its longest word
                 width = int((part[1] != PAD).sum(1).max())
                 part = (part[0][:, :width], part[1][:, :width], part[2], total)
-            self.batches.append(tuple(None if t is None else t.to(device) for t in part))
+            extra = {} if label is None else {"totals": totals}
+            if words is not None:
+                extra["classify"] = self._words(classify, words[i])
+            self.batches.append(to_device(labelled(part, None if label is None else label[index], **extra), device))
+
+    @staticmethod
+    def _words(classify: Classify, index: Tensor) -> Classify:
+        """The words ``index`` of ``classify``, cut to their longest, with the whole split's count."""
+        width = int((classify.y[index] != PAD).sum(1).max()) if len(index) else 1
+        total = torch.tensor(float(len(classify.y)))
+        return Classify(classify.x[index, :width], classify.y[index, :width], classify.labels[index], total)
 
     def __len__(self) -> int:
         return len(self.batches)

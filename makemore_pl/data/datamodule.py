@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from functools import cached_property
 from pathlib import Path
 
 import lightning as L
 import torch
 
-from makemore_pl.data.batches import COUNTED, WORDS, EvalBatches, FullBatch, MiniBatches, SampleRequests, WordBatches
-from makemore_pl.data.files import download, read_lines, read_words
+from makemore_pl.data.batches import (
+    COUNTED,
+    WORDS,
+    Classify,
+    EvalBatches,
+    FullBatch,
+    MiniBatches,
+    SampleRequests,
+    WordBatches,
+)
+from makemore_pl.data.files import Pair, download, read_folder, read_labelled, read_lines, read_words
 from makemore_pl.data.vocab import Vocabulary
 from makemore_pl.errors import UsageError
 
@@ -33,11 +43,13 @@ class WordsDataModule(L.LightningDataModule):
         encoding: str = "utf-8",
         url: str | None = NAMES_URL,
         sha256: str | None = NAMES_SHA256,
+        labelled: bool = False,
     ) -> None:
         """A text file with one word per line, served as (context, next character) examples.
 
         Args:
             path: The words file: one word per line; surrounding whitespace and blank lines are dropped.
+                Or a folder of ``<label>.txt`` words files, whose names label their words (see docs/labels.md).
             context: How many previous characters predict the next one (1: bigram, 2: trigram).
             val_fraction: Share of the words held out for validation (0: no validation).
             test_fraction: Share of the words held out for testing (0: no test split).
@@ -53,6 +65,8 @@ class WordsDataModule(L.LightningDataModule):
             url: Where `prepare_data` downloads the file from when it is missing and its name
                 matches the url's; null never downloads.
             sha256: Expected SHA-256 of the download; null skips the check.
+            labelled: Each line of the words file is ``word<TAB>label``, and every model is conditioned
+                on the label (a folder of ``<label>.txt`` files is labelled by its layout without it).
         """
         super().__init__()
         self.save_hyperparameters()
@@ -80,10 +94,21 @@ class WordsDataModule(L.LightningDataModule):
         self.batch_size, self.seed, self.num_samples = batch_size, seed, num_samples
         self.eval_batch_size, self.max_word_length = eval_batch_size, max_word_length
         self.encoding, self.url, self.sha256 = encoding, url, sha256
+        if labelled and self.path.is_dir():
+            raise UsageError(
+                f"--data.labelled true is for a file of word<TAB>label lines; {self.path} is a folder, whose "
+                "<label>.txt files label their words already: leave --data.labelled false"
+            )
+        self.labelled = labelled
         self.splits: dict[str, list[str]] = {}
+        # Each split's words' label ids, beside ``splits``, for labelled data.
+        self.split_labels: dict[str, torch.Tensor] = {}
         # (x, y) per split: (context, next) windows, or whole padded words, as the model asks.
         self.examples: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self.sequences: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        # The label of each row of ``examples`` and ``sequences``, for labelled data.
+        self.example_labels: dict[str, torch.Tensor] = {}
+        self.sequence_labels: dict[str, torch.Tensor] = {}
 
     def prepare_data(self) -> None:
         if self.path.exists() or self.url is None:
@@ -96,7 +121,17 @@ class WordsDataModule(L.LightningDataModule):
         download(self.url, self.path, self.sha256)
 
     @cached_property
+    def pairs(self) -> list[Pair] | None:
+        """The (word, label) pairs of labelled data, in the order read; None for a file of words alone."""
+        self.prepare_data()
+        if self.path.is_dir():
+            return read_folder(self.path, self.encoding)
+        return read_labelled(self.path, self.encoding) if self.labelled else None
+
+    @cached_property
     def words(self) -> list[str]:
+        if self.pairs is not None:
+            return [word for word, _ in self.pairs]
         self.prepare_data()
         return read_words(self.path, self.encoding)
 
@@ -105,15 +140,15 @@ class WordsDataModule(L.LightningDataModule):
         """The vocabulary as plain strings, known from construction on, so the CLI can link it to the model."""
         return Vocabulary.from_words(self.words).itos
 
-    @property
+    @cached_property
     def labels(self) -> list[str] | None:
-        """The labels of the words, linked to the model: None, since every line of the file is a word alone."""
-        return None
+        """The labels of the words, sorted, linked to the model like the vocabulary; None for unlabelled words."""
+        return None if self.pairs is None else sorted({label for _, label in self.pairs})
 
     @property
     def has_file(self) -> bool:
         """Whether the words file is there: predict samples without it, and needs it only to mark words new or train."""
-        return self.path.is_file()
+        return self.path.is_file() or self.path.is_dir()
 
     @property
     def vocab_size(self) -> int:
@@ -136,10 +171,10 @@ class WordsDataModule(L.LightningDataModule):
 
     def split_words(self) -> dict[str, list[str]]:
         """Shuffle the words with the seed and cut them into train/val/test, so a word's split never changes."""
+        if self.pairs is not None:
+            return {split: [word for word, _ in pairs] for split, pairs in self.split_pairs().items()}
         n = len(self.words)
-        n_val, n_test = int(n * self.val_fraction), int(n * self.test_fraction)
-        # A requested split gets at least one word; training needs at least one too.
-        n_val, n_test = max(n_val, self.val_fraction > 0), max(n_test, self.test_fraction > 0)
+        n_val, n_test = self._split_sizes(n)
         if n - n_val - n_test < 1:
             raise UsageError(
                 f"{self.path} has {n} words: too few for --data.val_fraction {self.val_fraction} and "
@@ -149,11 +184,62 @@ class WordsDataModule(L.LightningDataModule):
         cuts = {"val": order[:n_val], "test": order[n_val : n_val + n_test], "train": order[n_val + n_test :]}
         return {split: [self.words[i] for i in index] for split, index in cuts.items()}
 
+    def _split_sizes(self, n: int) -> tuple[int, int]:
+        # A requested split gets at least one word.
+        n_val, n_test = int(n * self.val_fraction), int(n * self.test_fraction)
+        return max(n_val, self.val_fraction > 0), max(n_test, self.test_fraction > 0)
+
+    def split_pairs(self) -> dict[str, list[Pair]]:
+        """The labelled split: by word, stratified by label, every label in every split.
+
+        A word is the unit, as in the unlabelled split: a word under two labels ("maria" in es and
+        it) goes to one split with all its labels, so no test word was seen in training under another
+        label. The words are shuffled with the seed within each stratum, a word's rarest label (its
+        smallest stratum: a small label is not left to chance), and each stratum is cut in the
+        split's fractions: every label then gets its share of each split.
+        """
+        assert self.pairs is not None
+        labels_of: dict[str, list[str]] = {}
+        for word, label in self.pairs:
+            labels_of.setdefault(word, []).append(label)
+        sizes = Counter(label for _, label in self.pairs)
+        strata: dict[str, list[str]] = {label: [] for label in sorted(sizes)}
+        for word, labels in labels_of.items():
+            strata[min(labels, key=lambda label: (sizes[label], label))].append(word)
+        generator = torch.Generator().manual_seed(self.seed)
+        splits: dict[str, list[Pair]] = {"val": [], "test": [], "train": []}
+        for words in strata.values():
+            n_val, n_test = self._split_sizes(len(words))
+            order = torch.randperm(len(words), generator=generator).tolist()
+            cuts = {"val": order[:n_val], "test": order[n_val : n_val + n_test], "train": order[n_val + n_test :]}
+            for split, index in cuts.items():
+                splits[split] += [(words[i], other) for i in index for other in labels_of[words[i]]]
+        for split, fraction in (("train", 1.0), ("val", self.val_fraction), ("test", self.test_fraction)):
+            missing = sorted(set(sizes) - {label for _, label in splits[split]}) if fraction > 0 else []
+            if missing:
+                label = missing[0]
+                raise UsageError(
+                    f"{self.path}: label {label!r} has {sizes[label]} words, too few to be in the train, val and "
+                    f"test splits (--data.val_fraction {self.val_fraction}, --data.test_fraction "
+                    f"{self.test_fraction}); add words of it, drop it, or set the fractions to 0"
+                )
+        return splits
+
+    def label_ids(self, pairs: list[Pair]) -> torch.Tensor:
+        """The label id of each pair, an index into ``labels``."""
+        index = {label: i for i, label in enumerate(self.labels or [])}
+        return torch.tensor([index[label] for _, label in pairs], dtype=torch.long)
+
     def setup(self, stage: str | None = None) -> None:
         if stage == "predict":
             return  # predict's requests are only word indices (SampleRequests)
         if not self.splits:
-            self.splits = self.split_words()
+            if self.pairs is None:
+                self.splits = self.split_words()
+            else:
+                pairs = self.split_pairs()
+                self.splits = {split: [word for word, _ in p] for split, p in pairs.items()}
+                self.split_labels = {split: self.label_ids(p) for split, p in pairs.items()}
         vocab = Vocabulary(self.vocab)
         if self.layout == WORDS:
             if not self.sequences:
@@ -161,26 +247,54 @@ class WordsDataModule(L.LightningDataModule):
                 for split, words in self.splits.items():
                     if words:
                         self.sequences[split] = vocab.encode_padded(words, self.block_size)
+                self.sequence_labels = dict(self.split_labels)  # one row per word
         elif not self.examples:
             for split, words in self.splits.items():
                 if words:
-                    self.examples[split] = vocab.encode_words(words, self.context)
+                    self.examples[split] = vocab.encode_words(words, context=self.context)
+                    if split in self.split_labels:  # each word's len + 1 windows, in the order of its words
+                        lengths = torch.tensor([len(word) + 1 for word in words])
+                        self.example_labels[split] = self.split_labels[split].repeat_interleave(lengths)
+
+    @property
+    def train_label_counts(self) -> torch.Tensor | None:
+        """How many training words each label has: the prior p(label) that Bayes' rule takes."""
+        if self.pairs is None:
+            return None
+        self.setup()
+        return torch.bincount(self.split_labels["train"], minlength=len(self.labels or [])).double()
+
+    def classify(self, split: str) -> Classify | None:
+        """The split's distinct words, whole, and which labels each one has: what ``test/accuracy`` classifies."""
+        if self.pairs is None or not self.splits.get(split):
+            return None
+        truth: dict[str, list[int]] = {}
+        for word, label in zip(self.splits[split], self.split_labels[split].tolist()):
+            truth.setdefault(word, []).append(label)
+        words = list(truth)
+        x, y = Vocabulary(self.vocab).encode_padded(words, max(map(len, words)) + 1)
+        labels = torch.zeros(len(words), len(self.labels or []), dtype=torch.bool)
+        for row, ids in enumerate(truth.values()):
+            labels[row, ids] = True
+        return Classify(x, y, labels)
 
     def _check_word_lengths(self) -> None:
         longest = max(range(len(self.words)), key=lambda i: len(self.words[i]))
         if len(self.words[longest]) > self.max_word_length:
             raise UsageError(
-                f"{self.path}, line {self._line_of(self.words[longest])}: a word of {len(self.words[longest])} "
+                f"{self._line_of(self.words[longest])}: a word of {len(self.words[longest])} "
                 f"characters, longer than --data.max_word_length {self.max_word_length} allows for a model that "
                 "reads whole words; raise the option or shorten the line"
             )
 
-    def _line_of(self, word: str) -> int:
-        """The line of the file that holds ``word``, for error messages (the words skip blank lines)."""
-        for number, line in enumerate(read_lines(self.path, self.encoding), start=1):
-            if line.strip() == word:
-                return number
-        return 0
+    def _line_of(self, word: str) -> str:
+        """The file and line that hold ``word``, for error messages (the words skip blank lines)."""
+        files = sorted(self.path.glob("*.txt")) if self.path.is_dir() else [self.path]
+        for path in files:
+            for number, line in enumerate(read_lines(path, self.encoding), start=1):
+                if (line.rpartition("\t")[0] if self.labelled else line).strip() == word:
+                    return f"{path}, line {number}"
+        return str(self.path)
 
     @property
     def train_words(self) -> list[str]:
@@ -198,23 +312,34 @@ class WordsDataModule(L.LightningDataModule):
         """The encoded splits in the attached model's layout: whole padded words, or windows."""
         return self.sequences if self.layout == WORDS else self.examples
 
+    @property
+    def _row_labels(self) -> dict[str, torch.Tensor]:
+        """The label of each row of ``_encoded``: empty for unlabelled data."""
+        return self.sequence_labels if self.layout == WORDS else self.example_labels
+
     def _evaluation(self, split: str) -> EvalBatches | list:
         data = self._encoded
         if split not in data:
             return []  # Lightning skips a stage whose loader is empty
         counted = self.layout == COUNTED
-        return EvalBatches(*data[split], self.eval_batch_size, counted=counted, **self._shard())
+        labelled = {"label": self._row_labels.get(split), "num_labels": len(self.labels or [])}
+        # Only the test split is classified: Bayes' rule runs the model once per label.
+        classify = self.classify(split) if split == "test" else None
+        return EvalBatches(
+            *data[split], self.eval_batch_size, counted=counted, classify=classify, **labelled, **self._shard()
+        )
 
     def train_dataloader(self) -> FullBatch | MiniBatches | WordBatches:
         layout, shard = self.layout, self._shard()
         x, y = self._encoded["train"]
+        label = self._row_labels.get("train")
         if self.batch_size is None:
-            return FullBatch(x, y, counted=layout == COUNTED, **shard)
+            return FullBatch(x, y, counted=layout == COUNTED, label=label, **shard)
         epoch = lambda: self.trainer.current_epoch  # noqa: E731 (read when each epoch starts)
         if layout == WORDS:
-            return WordBatches(x, y, self.batch_size, self.seed, epoch=epoch, **shard)
+            return WordBatches(x, y, self.batch_size, self.seed, epoch=epoch, label=label, **shard)
         count = None if layout == COUNTED else False  # counting would change what BatchNorm sees
-        return MiniBatches(x, y, self.batch_size, self.seed, epoch=epoch, count=count, **shard)
+        return MiniBatches(x, y, self.batch_size, self.seed, epoch=epoch, count=count, label=label, **shard)
 
     def val_dataloader(self) -> EvalBatches | list:
         return self._evaluation("val")

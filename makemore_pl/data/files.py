@@ -85,3 +85,48 @@ def read_words(path: str | os.PathLike, encoding: str = "utf-8") -> list[str]:
     if not words:
         raise UsageError(f"{path} has no words: it is empty or holds only blank lines")
     return words
+
+
+Pair = tuple[str, str]  # (word, label)
+
+
+def read_labelled(path: str | os.PathLike, encoding: str = "utf-8") -> list[Pair]:
+    """The ``word<TAB>label`` lines of a file as (word, label) pairs; blank lines are dropped.
+
+    The line is cut at its last TAB: a label never holds one, and surrounding whitespace of
+    either side is dropped. A line without a TAB, or with nothing on one side, is refused with its line.
+    """
+    pairs = []
+    for number, line in enumerate(read_lines(path, encoding), start=1):
+        if not line.strip():
+            continue
+        word, tab, label = line.rpartition("\t")
+        word, label = word.strip(), label.strip()
+        if not tab:
+            raise UsageError(f"{path}, line {number}: no TAB; with --data.labelled true each line is word<TAB>label")
+        if not word or not label:
+            empty = "word" if not word else "label"
+            raise UsageError(f"{path}, line {number}: an empty {empty}; each line is word<TAB>label")
+        pairs.append((word, label))
+    if not pairs:
+        raise UsageError(f"{path} has no words: it is empty or holds only blank lines")
+    return pairs
+
+
+def read_folder(path: str | os.PathLike, encoding: str = "utf-8") -> list[Pair]:
+    """The words of a folder of ``<label>.txt`` files, one word per line, each labelled by its file's name.
+
+    The layout of the PyTorch tutorial's ``data/names/<Language>.txt``. Hidden files (``.DS_Store``,
+    an editor's swap file) are not the user's words and are passed over; any other file that is not
+    a ``.txt`` text file is refused by name, rather than read as words or silently left out.
+    """
+    folder = Path(path)
+    files = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+    if not files:
+        raise UsageError(f"--data.path {folder}: an empty folder; it should hold one <label>.txt file per label")
+    for file in files:
+        if not file.is_file() or file.suffix != ".txt":
+            raise UsageError(f"--data.path {folder}: {file.name} is not a <label>.txt words file; move it out")
+        if b"\0" in file.read_bytes()[:8192]:
+            raise UsageError(f"{file}: not a text file (it holds NUL bytes); move it out of --data.path")
+    return [(word, file.stem) for file in files for word in read_words(file, encoding)]

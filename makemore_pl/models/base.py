@@ -16,7 +16,7 @@ from torch import Tensor
 
 from makemore_pl.callbacks.guard import FiniteLossGuard
 from makemore_pl.callbacks.interrupt import SafeInterrupt
-from makemore_pl.data.batches import WORDS, Batch
+from makemore_pl.data.batches import WORDS, Batch, Labels
 from makemore_pl.data.vocab import PAD, Vocabulary
 from makemore_pl.errors import UsageError
 from makemore_pl.models.decoding import Decoder, Rerunning
@@ -78,6 +78,10 @@ class LanguageModel(L.LightningModule):
             raise UsageError(f"labels must be distinct and at least one, got {labels!r}")
         self.labels = list(labels) if labels is not None else None
         self.num_labels = len(self.labels) if self.labels is not None else 0
+        if self.labels is not None:
+            # p(label) for Bayes' rule, from the training split when fit starts (``on_fit_start``), and
+            # kept in the checkpoint: a model alone can then classify. Uniform until then.
+            self.register_buffer("label_prior", torch.full((self.num_labels,), 1.0 / self.num_labels))
         unknown = sorted(set(prefix) - set(self.itos[1:]))
         if unknown:
             raise UsageError(
@@ -155,15 +159,21 @@ class LanguageModel(L.LightningModule):
 
     def nll(self, batch: Batch) -> Tensor:
         """Mean negative log likelihood per predicted character: ``sum(count * cross_entropy) / total``."""
-        x, y, count, total = batch
-        if y.numel() == 0:  # an empty share of a tiny split under DDP: it adds nothing
+        total = batch[3]
+        if batch[1].numel() == 0:  # an empty share of a tiny split under DDP: it adds nothing
             return total.new_zeros(())
+        return self.losses(batch).sum() / total
+
+    def losses(self, batch: Batch) -> Tensor:
+        """Each prediction's NLL times its count, flat (0 at padding), each row under its own label if labelled."""
+        x, y, count = batch[:3]
+        label = batch[4].ids if len(batch) > 4 else None
         # float32 logits: under bf16-mixed the loss is still taken in full precision.
-        logits = self.logits(x).float()
+        logits = self.logits(x, label).float()
         losses = F.cross_entropy(logits.flatten(0, -2), y.flatten(), ignore_index=PAD, reduction="none")
         if count is not None:
             losses = losses * count
-        return losses.sum() / total
+        return losses
 
     def objective(self, batch: Batch) -> tuple[Tensor, Tensor]:
         """The loss that training minimises, and the NLL alone (the same, unless a subclass adds a penalty)."""
@@ -180,10 +190,44 @@ class LanguageModel(L.LightningModule):
         return loss
 
     def _evaluate(self, batch: Batch, stage: str) -> Tensor:
-        nll = self.nll(batch)
+        total, empty = batch[3], batch[1].numel() == 0
+        losses = total.new_zeros(0) if empty else self.losses(batch)
+        nll = losses.sum() / total
         # Each batch's part of the whole split's mean, summed over batches and processes: exact.
         self.log(f"{stage}/nll", nll, on_epoch=True, reduce_fx="sum", sync_dist=True, prog_bar=stage == "val")
+        if len(batch) > 4:
+            per_row = losses.view(batch[1].shape)
+            self._evaluate_labels(batch[4], per_row.sum(1) if per_row.ndim > 1 else per_row, stage)
         return nll
+
+    def _evaluate_labels(self, labels: Labels, row_losses: Tensor, stage: str) -> None:
+        """``<stage>/nll/<label>`` and, for the words to classify, ``test/accuracy``: exact, as ``nll`` is."""
+        assert self.labels is not None and labels.totals is not None
+        sums = row_losses.new_zeros(self.num_labels).index_add_(0, labels.ids, row_losses)
+        for name, value in zip(self.labels, sums / labels.totals):
+            self.log(f"{stage}/nll/{name}", value, on_epoch=True, reduce_fx="sum", sync_dist=True)
+        if labels.classify is not None:
+            words = labels.classify
+            right = words.labels.gather(1, self.classify(words.x, words.y)[:, None]).sum()
+            self.log(f"{stage}/accuracy", right / words.total, on_epoch=True, reduce_fx="sum", sync_dist=True)
+
+    def word_log_likelihoods(self, x: Tensor, y: Tensor) -> Tensor:
+        """``log p(word | label)`` ``(n, L)`` of each padded word (``Vocabulary.encode_padded``) under every label.
+
+        One pass of ``word_logits`` over every (word, label) pair: the words repeated once per label.
+        """
+        n, labels = len(x), torch.arange(self.num_labels, device=x.device)
+        if n == 0:
+            return x.new_zeros(0, self.num_labels, dtype=torch.float)
+        log_probs = self.word_logits(x.repeat(self.num_labels, 1), labels.repeat_interleave(n)).float().log_softmax(-1)
+        targets = y.repeat(self.num_labels, 1)
+        picked = log_probs.gather(2, targets.clamp_min(0)[..., None])[..., 0].masked_fill(targets == PAD, 0.0)
+        return picked.sum(1).view(self.num_labels, n).T
+
+    def classify(self, x: Tensor, y: Tensor) -> Tensor:
+        """Each word's label by Bayes' rule: argmax over labels of log p(word | label) + log p(label)."""
+        joint = self.word_log_likelihoods(x, y) + self.label_prior.log()
+        return joint.argmax(1)  # ties: the first label in sorted order, as baselines.Classifier does
 
     def validation_step(self, batch: Batch, batch_idx: int) -> Tensor:
         return self._evaluate(batch, "val")
@@ -223,10 +267,21 @@ class LanguageModel(L.LightningModule):
     def configure_callbacks(self) -> list[L.Callback]:
         return [FiniteLossGuard(), SafeInterrupt()]
 
+    def on_fit_start(self) -> None:
+        counts = getattr(self.trainer.datamodule, "train_label_counts", None) if self.labels is not None else None
+        if counts is not None:
+            self.label_prior.copy_(counts / counts.sum())
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["vocab"] = list(self.itos)
+        if self.labels is not None:  # an unlabelled model's checkpoint holds what it always held
+            checkpoint["labels"] = list(self.labels)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.check_checkpoint_data(checkpoint)
+
+    def check_checkpoint_data(self, checkpoint: dict[str, Any]) -> None:
+        """The one place where a checkpoint's vocabulary and labels are checked against the data given now."""
         saved = checkpoint.get("vocab")
         if saved is not None and list(saved) != self.itos:
             raise UsageError(
@@ -234,3 +289,14 @@ class LanguageModel(L.LightningModule):
                 f"checkpoint {Vocabulary(saved).summary()}; data {self.vocabulary.summary()}. "
                 "Pass the words file it was trained on with --data.path"
             )
+        labels = checkpoint.get("labels", checkpoint.get("hyper_parameters", {}).get("labels"))
+        if labels != self.labels:
+            raise UsageError(
+                f"the checkpoint was trained on other labels than the data given now: checkpoint {_labels(labels)}; "
+                f"data {_labels(self.labels)}. Pass the words file it was trained on with --data.path "
+                "(and --data.labelled as it was)"
+            )
+
+
+def _labels(labels: Sequence[str] | None) -> str:
+    return "no labels" if labels is None else f"labels {', '.join(labels)}"

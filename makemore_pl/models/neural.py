@@ -46,14 +46,25 @@ class NeuralNGram(NGramModel):
         self.l2, self.optimizer = l2, optimizer
         generator = torch.Generator().manual_seed(init_seed)
         self.W = torch.nn.Parameter(torch.randn(self.num_rows, self.vocab_size, generator=generator))
+        if self.labels is not None:
+            # Each label's departure from W, from zero: a labelled model starts as the unlabelled one.
+            self.D = torch.nn.Parameter(torch.zeros(self.num_labels, self.num_rows, self.vocab_size))
 
     def logits_table(self) -> Tensor:
         return self.W  # NGramModel.logits indexes its rows: W[x], the lecture's one-hot @ W
 
+    def label_logits(self, label: Tensor, rows: Tensor) -> Tensor:
+        return self.W[rows] + self.D[label, rows]
+
     def objective(self, batch: Batch) -> tuple[Tensor, Tensor]:
-        """The loss that training minimises, NLL + l2 * mean(W**2), and the NLL alone."""
+        """The loss that training minimises, NLL + l2 * mean(W**2) (+ mean(D**2) with labels), and the NLL alone."""
         nll = self.nll(batch)
-        return nll + self.l2 * (self.W**2).mean(), nll
+        loss = nll + self.l2 * (self.W**2).mean()
+        if self.labels is not None:
+            # The same penalty on D, pulling each label's rows towards W's: a mean over L times more
+            # entries, each fed by about 1/L of the data, so it weighs on them as mean(W**2) on W.
+            loss = loss + self.l2 * (self.D**2).mean()
+        return loss, nll
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer(self.parameters())

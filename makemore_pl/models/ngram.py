@@ -38,10 +38,13 @@ class NGramModel(LanguageModel):
             raise UsageError(f"--data.context must be at least 1, got {context}")
         self.context = context
         self.num_rows = self.vocab_size**context
-        if self.num_rows * self.vocab_size > MAX_TABLE_ENTRIES:
+        # A labelled model keeps a table per label beside the pooled one.
+        entries = (1 + self.num_labels) * self.num_rows * self.vocab_size
+        if entries > MAX_TABLE_ENTRIES:
+            labelled = f" and {self.num_labels} labels" if self.labels is not None else ""
             raise UsageError(
-                f"--data.context {context} with {self.vocab_size} tokens needs a table of "
-                f"{self.num_rows * self.vocab_size:,} entries; use a smaller context"
+                f"--data.context {context} with {self.vocab_size} tokens{labelled} needs tables of "
+                f"{entries:,} entries; use a smaller context"
             )
         # Positional weights that turn a context (oldest character first) into its row number.
         powers = self.vocab_size ** torch.arange(context - 1, -1, -1)
@@ -53,11 +56,19 @@ class NGramModel(LanguageModel):
         return (x * self.powers).sum(1) if self.context > 1 else x[:, 0]
 
     def logits_table(self) -> Tensor:
+        """The pooled table: every label's words together (the only one of an unlabelled model)."""
+        raise NotImplementedError
+
+    def label_logits(self, label: Tensor, rows: Tensor) -> Tensor:
+        """The logits of rows ``rows`` of the tables of labels ``label`` (broadcast together), for a labelled model."""
         raise NotImplementedError
 
     def logits(self, x: Tensor, label: Tensor | None = None) -> Tensor:
-        # Row indexing: the lecture's one_hot(x) @ W, without building the one-hot.
-        return self.logits_table()[self.rows(x)]
+        # Row indexing: the lecture's one_hot(x) @ W, without building the one-hot. Without a
+        # label, a labelled model answers from its pooled table: unconditioned.
+        if label is None:
+            return self.logits_table()[self.rows(x)]
+        return self.label_logits(label, self.rows(x))
 
     def next_logits(self, tokens: Tensor, label: Tensor | None = None) -> Tensor:
         return self.logits(last_window(tokens, self.context), label)
