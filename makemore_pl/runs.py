@@ -213,7 +213,7 @@ def data_arguments(ckpt_path: str | Path) -> dict[str, Any]:
 def training_words(ckpt_path: str | Path) -> set[str] | None:
     """The training split's words of the run a checkpoint comes from, or None when its words file is not here."""
     arguments = data_arguments(ckpt_path)
-    if not arguments.get("path") or not Path(arguments["path"]).is_file():
+    if not arguments.get("path") or not Path(arguments["path"]).exists():  # a words file, or a folder of them
         return None
     data = WordsDataModule(**{**arguments, "url": None})
     return set(data.split_words()["train"])
