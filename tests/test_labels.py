@@ -39,7 +39,7 @@ def labelled_args(tmp_path, path, name, *extra):
 
 
 def fit(tmp_path, path, name, *extra):
-    cli = run_cli(MakemoreCLI, ["fit", *labelled_args(tmp_path, path, name, "--trainer.max_epochs", "2", *extra)])
+    cli = run_cli(MakemoreCLI, ["fit", *labelled_args(tmp_path, path, name, "--trainer.max_epochs", "1", *extra)])
     return cli, run_dir(tmp_path, name) / "checkpoints" / "last.ckpt"
 
 
@@ -242,7 +242,9 @@ def test_a_checkpoint_meets_other_labels_in_one_line_and_predicts_alone(tmp_path
     assert "trained on other labels than the data given now: checkpoint labels a, b; data labels a, c" in error_of(
         capsys, args
     )
-    unlabelled = ["test", *tiny_args(tmp_path, other, "gru"), "--ckpt_path", str(ckpt), "--data.labelled", "false"]
+    plain = tmp_path / "plain.txt"  # the same words, and so the same vocabulary, without their labels
+    plain.write_text("".join(f"{word}\n" for word, _ in PAIRS))
+    unlabelled = ["test", *tiny_args(tmp_path, plain, "gru"), "--ckpt_path", str(ckpt), "--data.labelled", "false"]
     assert "checkpoint labels a, b; data no labels" in error_of(capsys, unlabelled)
     labelled_file.unlink()  # the words file gone: the checkpoint knows the labels
     run_cli(MakemoreCLI, ["predict", "--ckpt_path", str(ckpt), "--data.num_samples", "3"])
