@@ -14,7 +14,7 @@ from jsonargparse import Namespace
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 
-from makemore_pl import console, runs
+from makemore_pl import console, finetune, runs
 from makemore_pl.callbacks.progress import StderrProgressBar
 from makemore_pl.callbacks.writer import SampleWriter
 from makemore_pl.data.datamodule import WordsDataModule
@@ -50,6 +50,14 @@ class MakemoreCLI(LightningCLI):
             default=False,
             help="For fit --ckpt_path: start a new version folder from the checkpoint, instead of continuing "
             "its run in the run's own folder. (validate, test and predict always log to a new version.)",
+        )
+        parser.add_argument(
+            "--init_from",
+            type=str | None,
+            default=None,
+            help="Fine-tune: a new run from this checkpoint's weights, with a fresh optimizer, schedule and step "
+            "count (--ckpt_path resumes instead). The architecture is the checkpoint's; the vocabulary grows to "
+            "the words file's new characters. With test, validate or predict: those weights, unchanged.",
         )
 
     def _from_data_or_checkpoint(self, data: WordsDataModule, key: str) -> Any:
@@ -98,8 +106,18 @@ class MakemoreCLI(LightningCLI):
             self.trainer.limit_val_batches = 0
         if self.config.fit.ckpt_path:
             console.quiet_resume(in_place=not self.config.fit.new_version)
+        self._start_from_checkpoint()
+
+    def _start_from_checkpoint(self) -> None:
+        config = self.config[self.subcommand]
+        # A run's own checkpoint (--ckpt_path) wins: a fine-tuned run resumed from its config.yaml,
+        # which records init_from, goes on from where it was.
+        if config.init_from and not config.ckpt_path:
+            saved = runs.read_init_checkpoint(config.init_from)
+            finetune.start_from(self.model, saved, config.init_from, self.datamodule)
 
     def before_predict(self) -> None:
+        self._start_from_checkpoint()
         # Without a writer, predict's samples would be computed and thrown away.
         if not any(isinstance(c, SampleWriter) for c in self.trainer.callbacks):
             self.trainer.callbacks.append(SampleWriter())
@@ -110,9 +128,11 @@ class MakemoreCLI(LightningCLI):
 
     def before_test(self) -> None:
         self._evaluating("test_fraction")
+        self._start_from_checkpoint()
 
     def before_validate(self) -> None:
         self._evaluating("val_fraction")
+        self._start_from_checkpoint()
 
     def _evaluating(self, fraction: str) -> None:
         if getattr(self.datamodule, fraction) == 0:

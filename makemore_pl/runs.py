@@ -6,12 +6,15 @@ options it started with) and ``checkpoints/``. One of those checkpoints is enoug
 - ``fit --ckpt_path <run>/checkpoints/last.ckpt`` continues the run in its own folder, its curves
   and checkpoints included (``--new_version true`` starts a new version folder instead);
 - ``predict``, ``test`` and ``validate --ckpt_path ...`` take their options from the run's
-  ``config.yaml`` or, for a checkpoint with no run folder around it, from the checkpoint itself.
+  ``config.yaml`` or, for a checkpoint with no run folder around it, from the checkpoint itself;
+- ``fit --init_from <ckpt>`` starts a new run from the checkpoint's weights, with the checkpoint's
+  architecture and a vocabulary grown to the new words (``makemore_pl.finetune``).
 """
 
 from __future__ import annotations
 
 import json
+import pickle
 import pydoc
 from pathlib import Path
 from typing import Any
@@ -26,13 +29,17 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from makemore_pl.data.datamodule import WordsDataModule
 from makemore_pl.data.files import write_atomic
 from makemore_pl.errors import UsageError
-from makemore_pl.models.base import LanguageModel
+from makemore_pl.models.base import LanguageModel, init_arguments
+from makemore_pl.models.network import NetworkModel
 
 SUBCOMMANDS = ("fit", "validate", "test", "predict")
 # Values of --ckpt_path that Lightning resolves itself instead of reading a file of that name.
 LIGHTNING_CHECKPOINTS = ("last", "best", "hpc", "registry")
 # The model's arguments that the CLI links from the data (cli.MakemoreCLI.add_arguments_to_parser).
 LINKED = ("vocab", "labels", "context", "block_size")
+# Model arguments that say how to train or sample, not what the weights are: these may change when
+# fine-tuning. Every other saved argument is architecture, and comes from the checkpoint.
+TRAINING_ARGUMENTS = init_arguments(NetworkModel) | {"dropout", "l2", "init_seed", "smoothing"}
 # Keys of a saved config that say where a command logged and what it started from, not how it trains.
 WHERE_KEYS = ("ckpt_path", "new_version", "trainer.logger.init_args.version", "trainer.logger.init_args.purge_step")
 
@@ -61,7 +68,14 @@ def complete_arguments(args: list[str]) -> list[str]:
     A checkpoint from elsewhere gives its data options too.
     """
     command = next((i for i, arg in enumerate(args) if arg in SUBCOMMANDS), None)
-    ckpt = _value(args, "--ckpt_path")
+    ckpt, init = _value(args, "--ckpt_path"), _value(args, "--init_from")
+    if command is not None and init is not None:
+        if ckpt is not None:
+            raise UsageError(
+                "give --init_from (a new run from a checkpoint's weights) or --ckpt_path (that checkpoint's own "
+                "run, resumed or evaluated), not both"
+            )
+        return _after_configs(args, command, _init_config(init, args))
     if command is None or ckpt is None or ckpt in LIGHTNING_CHECKPOINTS:
         return args
     if not Path(ckpt).is_file():
@@ -79,8 +93,87 @@ def complete_arguments(args: list[str]) -> list[str]:
             )
         else:
             model.update(_data_config(ckpt, saved, args[command], args))
+    return _after_configs(args, command, model)
+
+
+def _after_configs(args: list[str], command: int, config: dict[str, Any]) -> list[str]:
+    """``args`` with ``config`` after the last ``--config`` (or the subcommand), before the options that follow."""
     last = max([i + 1 for i, arg in enumerate(args) if arg in ("--config", "-c")], default=command)
-    return [*args[: last + 1], "--config", json.dumps(model), *args[last + 1 :]]
+    return [*args[: last + 1], "--config", json.dumps(config), *args[last + 1 :]]
+
+
+def read_init_checkpoint(path: str) -> dict[str, Any]:
+    """The checkpoint that ``--init_from`` names, checked to be one of makemore-pl's: one line if it is not."""
+    if not Path(path).is_file():
+        raise UsageError(f"--init_from {path}: no such checkpoint file")
+    try:
+        saved = read_checkpoint(path)
+    except pickle.UnpicklingError:
+        raise UsageError(
+            f"--init_from {path}: refusing the checkpoint, it holds pickled objects, not only weights"
+        ) from None
+    except Exception as e:
+        raise UsageError(f"--init_from {path}: not a readable checkpoint file ({type(e).__name__})") from None
+    hparams = saved.get("hyper_parameters") if isinstance(saved, dict) else None
+    if not isinstance(hparams, dict) or "_class_path" not in hparams or "vocab" not in saved:
+        raise UsageError(f"--init_from {path}: not a makemore-pl checkpoint (it records no model class and vocabulary)")
+    return saved
+
+
+def _init_config(path: str, args: list[str]) -> dict[str, Any]:
+    """What ``--init_from path`` adds after the configs: the checkpoint's architecture and vocabulary.
+
+    Its model class must be the configs' (when they name one), and an architecture option on the
+    command line must agree with the checkpoint's. Training and sampling options stay the configs'
+    and the command line's.
+    """
+    saved = read_init_checkpoint(path)
+    hparams = saved["hyper_parameters"]
+    config_class = _config_class(args)
+    if config_class is not None and pydoc.locate(config_class) is not pydoc.locate(hparams["_class_path"]):
+        raise UsageError(
+            f"--init_from {path} holds a {hparams['_class_path']}, but the config trains a {config_class}: "
+            "give the config of the checkpoint's model"
+        )
+    skip = {*LINKED, *TRAINING_ARGUMENTS}
+    architecture = {key: value for key, value in hparams.items() if key[0] != "_" and key not in skip}
+    for key, value in architecture.items():
+        _refuse_conflict(args, (f"--model.{key}", f"--model.init_args.{key}"), value, path)
+    # The data's vocabulary becomes the union with the checkpoint's (WordsDataModule.known_vocab).
+    data: dict[str, Any] = {"known_vocab": list(saved["vocab"])}
+    if "context" in hparams:  # a window or n-gram model reads that many characters
+        _refuse_conflict(args, ("--data.context",), hparams["context"], path)
+        data["context"] = hparams["context"]
+    return {"model": {"class_path": hparams["_class_path"], "init_args": architecture}, "data": data}
+
+
+def _config_class(args: list[str]) -> str | None:
+    """The model class that the command's configs and options name, the last one winning."""
+    found = None
+    for i, arg in enumerate(args[:-1]):
+        if arg not in ("--config", "-c"):
+            continue
+        source = Path(args[i + 1])
+        try:
+            config = yaml.safe_load(source.read_text() if source.is_file() else args[i + 1])
+        except (OSError, yaml.YAMLError):
+            continue  # jsonargparse words that error
+        model = config.get("model") if isinstance(config, dict) else None
+        if isinstance(model, dict):
+            found = model.get("class_path", found)
+        elif isinstance(model, str):
+            found = model
+    return _value(args, "--model.class_path") or _value(args, "--model") or found
+
+
+def _refuse_conflict(args: list[str], options: tuple[str, ...], saved: Any, path: str) -> None:
+    for option in options:
+        given = _value(args, option)
+        if given is not None and yaml.safe_load(given) != saved:
+            raise UsageError(
+                f"{option} {given} conflicts with the checkpoint's {option.rsplit('.', 1)[1]} {json.dumps(saved)} "
+                f"(--init_from {path}): architecture options come from the checkpoint; leave it out"
+            )
 
 
 def _model_config(ckpt: str, saved: dict[str, Any], args: list[str]) -> dict[str, Any]:
@@ -107,12 +200,14 @@ def _data_config(ckpt: str, saved: dict[str, Any], command: str, args: list[str]
 
 
 def _value(args: list[str], option: str) -> str | None:
+    """The value of ``option`` in ``args``: the last one given, which is the one the parser keeps."""
+    value = None
     for i, arg in enumerate(args):
         if arg == option and i + 1 < len(args):
-            return args[i + 1]
-        if arg.startswith(option + "="):
-            return arg.split("=", 1)[1]
-    return None
+            value = args[i + 1]
+        elif arg.startswith(option + "="):
+            value = arg.split("=", 1)[1]
+    return value
 
 
 def _given(args: list[str], option: str) -> bool:

@@ -44,6 +44,7 @@ class WordsDataModule(L.LightningDataModule):
         url: str | None = NAMES_URL,
         sha256: str | None = NAMES_SHA256,
         labelled: bool = False,
+        known_vocab: list[str] | None = None,
     ) -> None:
         """A text file with one word per line, served as (context, next character) examples.
 
@@ -67,6 +68,8 @@ class WordsDataModule(L.LightningDataModule):
             sha256: Expected SHA-256 of the download; null skips the check.
             labelled: Each line of the words file is ``word<TAB>label``, and every model is conditioned
                 on the label (a folder of ``<label>.txt`` files is labelled by its layout without it).
+            known_vocab: The vocabulary of the checkpoint that `--init_from` fine-tunes (it sets this):
+                the data's vocabulary is then the union, so the model keeps every character it knows.
         """
         super().__init__()
         self.save_hyperparameters()
@@ -100,6 +103,7 @@ class WordsDataModule(L.LightningDataModule):
                 "<label>.txt files label their words already: leave --data.labelled false"
             )
         self.labelled = labelled
+        self.known_vocab = known_vocab or []
         self.splits: dict[str, list[str]] = {}
         # Each split's words' label ids, beside ``splits``, for labelled data.
         self.split_labels: dict[str, torch.Tensor] = {}
@@ -138,7 +142,7 @@ class WordsDataModule(L.LightningDataModule):
     @cached_property
     def vocab(self) -> list[str]:
         """The vocabulary as plain strings, known from construction on, so the CLI can link it to the model."""
-        return Vocabulary.from_words(self.words).itos
+        return Vocabulary.from_words(self.words, self.known_vocab).itos
 
     @cached_property
     def labels(self) -> list[str] | None:

@@ -28,9 +28,15 @@ class Vocabulary:
         self.stoi = {s: i for i, s in enumerate(self.itos)}
 
     @classmethod
-    def from_words(cls, words: Sequence[str]) -> Vocabulary:
-        chars = sorted(set("".join(words)))
-        boundary = next(c for c in BOUNDARY_CANDIDATES if c not in chars)
+    def from_words(cls, words: Sequence[str], known: Sequence[str] = ()) -> Vocabulary:
+        """The characters of ``words``, sorted, after a boundary; with ``known``, a vocabulary to extend.
+
+        The extended vocabulary holds every character of ``known`` too (a fine-tuned model still
+        reads them), sorted with the new ones: the encoding relies on the order. Its boundary stays
+        token 0, and keeps ``known``'s symbol unless the words use it as a character.
+        """
+        chars = sorted(set("".join(words)) | set(known[1:]))
+        boundary = next(c for c in (*known[:1], *BOUNDARY_CANDIDATES) if c not in chars)
         return cls([boundary, *chars])
 
     @property

@@ -58,6 +58,8 @@ class CountNGram(NGramModel):
         if self.labels is not None:  # N_l, beside the pooled N (their sum), which sampling and the Dashboard read
             shape = (self.num_labels, self.num_rows, self.vocab_size)
             self.register_buffer("label_counts", torch.zeros(shape, dtype=torch.float64))
+        # The tables of a fine-tuned checkpoint (--init_from), by name: each epoch adds the new words' to them.
+        self.prior_counts: dict[str, Tensor] = {}
 
     def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> CountNGram:
         # ``.to(device)``, ``.half()`` and the like all go through here. Apple's MPS has no
@@ -114,7 +116,11 @@ class CountNGram(NGramModel):
     def on_train_epoch_start(self) -> None:
         for name in TABLES:
             if name in self._buffers:
-                self._buffers[name].zero_()
+                prior = self.prior_counts.get(name)
+                if prior is None:
+                    self._buffers[name].zero_()
+                else:
+                    self._buffers[name].copy_(prior)
 
     def training_step(self, batch: Batch, batch_idx: int) -> None:
         self.count(batch)

@@ -232,6 +232,9 @@ class SequenceModel(NetworkModel):
                 "without longer words with --data.path"
             )
         if saved > self.block_size:
-            # Shorter words than in training: keep the checkpoint's positions, so it loads whole.
-            self.block_size = self.hparams.block_size = saved
-            self.network = self.build_network().to(self.device)
+            self.use_positions(saved)
+
+    def use_positions(self, block_size: int) -> None:
+        """Rebuild the network for ``block_size`` positions: a checkpoint's, when the data's words are shorter."""
+        self.block_size = self.hparams.block_size = block_size
+        self.network = self.build_network().to(self.device)

@@ -1,0 +1,124 @@
+"""Fine-tuning: a new run that starts from a checkpoint's weights, on a vocabulary grown to the new words.
+
+``makemore-pl fit --config <cfg> --init_from <ckpt> --data.path my_list.txt`` builds the model of
+the checkpoint (its architecture options win over the config's; a conflicting one on the command
+line is refused), on the union of the checkpoint's vocabulary and the new file's characters, loads
+the checkpoint's weights into it, and trains with a fresh optimizer, schedule and step count
+(unlike ``--ckpt_path``, which resumes a run).
+
+The union is sorted, boundary first, as every vocabulary is: the encoding relies on that order, and
+the vocabulary is the same whatever list came first. So a known character may move to another index:
+``token_map`` says where each one went, and every table indexed by characters is re-indexed with it:
+
+- embeddings and output rows (``nn.Embedding``, ``nn.Linear``): a known character keeps its row; a
+  new character's row is the mean of the known rows, so the layers above read it as an average
+  character rather than as noise of another scale; a new output bias is the lowest known bias, so
+  the new character starts as unlikely as the rarest known one, and learns from there;
+- n-gram tables, ``(V ** context, V)``: the rows are contexts numbered in base V, so each row is
+  re-numbered digit by digit in the new base (``context_rows``); a new column (a new next character)
+  starts at its row's lowest logit, a new row (a context holding a new character) at the mean of the
+  known rows; a count table gives new characters no counts, and the checkpoint's counts stay as the
+  prior that the new list's counts add to.
+
+The same maps serve any other axis of items that grows, such as labels: ``token_map`` of the old and
+new label lists, and ``grow_rows`` for a label embedding.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from makemore_pl.errors import UsageError
+from makemore_pl.models.base import LanguageModel
+from makemore_pl.models.counts import TABLES, CountNGram
+from makemore_pl.models.network import SequenceModel
+from makemore_pl.models.ngram import NGramModel
+
+
+def token_map(old: list[str], new: list[str]) -> Tensor:
+    """Where each of ``old``'s items went in ``new``; token 0 is the boundary in both, whatever its symbol."""
+    position = {item: i for i, item in enumerate(new)}
+    missing = [item for item in old[1:] if item not in position]
+    if missing:
+        raise UsageError(
+            f"the data's vocabulary lacks {''.join(missing)!r}, which the checkpoint knows: run fine-tunes with "
+            "--init_from on the command line, which keeps them"
+        )
+    return torch.tensor([0, *(position[item] for item in old[1:])])
+
+
+def context_rows(old_to_new: Tensor, new_size: int, context: int) -> Tensor:
+    """The new row of every old row of an n-gram table: contexts re-numbered digit by digit in the new base."""
+    old_size = len(old_to_new)
+    old_rows = torch.arange(old_size**context)
+    new_rows = torch.zeros_like(old_rows)
+    for place in range(context):  # the oldest character is the most significant digit
+        digit = old_rows // old_size ** (context - 1 - place) % old_size
+        new_rows += old_to_new[digit] * new_size ** (context - 1 - place)
+    return new_rows
+
+
+def grow_rows(old: Tensor, rows: Tensor, new_size: int, fill: Tensor) -> Tensor:
+    """``old``'s rows placed at ``rows`` of a tensor of ``new_size`` rows, the others set to ``fill``."""
+    grown = fill.to(old.dtype).expand(new_size, *old.shape[1:]).clone()
+    grown[rows] = old
+    return grown
+
+
+def grow_state(model: LanguageModel, state: dict[str, Tensor], old_vocab: list[str]) -> dict[str, Tensor]:
+    """The checkpoint's ``state`` re-indexed from ``old_vocab`` to ``model``'s (grown) vocabulary."""
+    old_to_new = token_map(old_vocab, model.itos)
+    if isinstance(model, NGramModel):
+        return {name: _grow_table(model, name, table, old_to_new) for name, table in state.items()}
+    modules = dict(model.named_modules())
+    target = model.state_dict()
+    grown = {}
+    for name, tensor in state.items():
+        if name in target and target[name].shape != tensor.shape and len(tensor) == len(old_vocab):
+            module = modules.get(name.rsplit(".", 1)[0])
+            if not isinstance(module, (nn.Embedding, nn.Linear)) or tensor.shape[1:] != target[name].shape[1:]:
+                raise UsageError(f"--init_from: cannot grow {name} of shape {tuple(tensor.shape)} to the vocabulary")
+            # Rows of an embedding or an output layer: a new character's row is the known rows' mean;
+            # its output bias the lowest known, so it starts unlikely (see the module's docstring).
+            fill = tensor.min() if tensor.ndim == 1 else tensor.mean(0)
+            tensor = grow_rows(tensor, old_to_new, model.vocab_size, fill)
+        grown[name] = tensor
+    return grown
+
+
+def _grow_table(model: NGramModel, name: str, table: Tensor, old_to_new: Tensor) -> Tensor:
+    if table.shape == (model.num_rows, model.vocab_size):
+        return table  # the vocabulary did not grow
+    size = model.vocab_size
+    rows = context_rows(old_to_new, size, model.context)
+    if isinstance(model, CountNGram):  # nothing was counted for a new character: it has no counts
+        nothing = table.new_zeros(())
+        return grow_rows(grow_rows(table.T, old_to_new, size, nothing).T, rows, model.num_rows, nothing)
+    # A new next character starts at its row's lowest logit; a context with a new character reads as
+    # the mean of the known contexts.
+    columns = grow_rows(table.T, old_to_new, size, table.min(1).values).T
+    return grow_rows(columns, rows, model.num_rows, columns.mean(0))
+
+
+def start_from(model: LanguageModel, saved: dict[str, Any], path: str, data: Any) -> None:
+    """Load the weights of checkpoint ``saved`` (read from ``path``) into ``model``, re-indexed to its vocabulary."""
+    if isinstance(model, SequenceModel) and model.position_table:
+        _keep_positions(model, saved["hyper_parameters"].get("block_size", model.block_size), path, data)
+    model.load_state_dict(grow_state(model, saved["state_dict"], list(saved["vocab"])))
+    if isinstance(model, CountNGram):
+        model.prior_counts = {name: table.clone() for name, table in model.named_buffers() if name in TABLES}
+
+
+def _keep_positions(model: SequenceModel, saved: int, path: str, data: Any) -> None:
+    """The checkpoint's position table, whole: the new words must fit in it."""
+    if model.block_size > saved:
+        longest = max(data.words, key=len)
+        raise UsageError(
+            f"{data.path}, line {data._line_of(longest)}: a word of {len(longest)} characters, longer than the "
+            f"{saved - 1} that the position table of --init_from {path} holds; shorten the line, or train from "
+            "scratch without --init_from"
+        )
+    model.use_positions(saved)

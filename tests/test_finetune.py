@@ -1,0 +1,156 @@
+"""Fine-tuning with --init_from, through the real command line: a checkpoint's weights on a grown vocabulary."""
+
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from conftest import SERIES, TINY_WORDS, tiny_args
+
+from makemore_pl.cli import MakemoreCLI, cli_main, run_cli
+from makemore_pl.data.batches import WORDS
+from makemore_pl.data.datamodule import WordsDataModule
+from makemore_pl.data.vocab import Vocabulary
+
+# A new list: accented letters the checkpoint never saw, a 'j' that lands among the known letters
+# (so they move), and no 'k', 'w' or 'x' (which stay in the vocabulary).
+NEW_WORDS = [
+    "zoé", "chloé", "renée", "andré", "noël", "maëlle", "inès", "léa", "anaïs", "océane",
+    "zélie", "loïc", "raphaël", "jérôme", "hélène", "jules", "joël", "théo", "célia", "eloïse",
+]  # fmt: skip
+NEW_CHARS = "jèéëïô"
+MODELS = ["bigram", "trigram", "counts", *SERIES]
+
+
+@pytest.fixture
+def new_file(tmp_path: Path) -> Path:
+    path = tmp_path / "new.txt"
+    path.write_text("\n".join(NEW_WORDS) + "\n")
+    return path
+
+
+def quick_base(tmp_path: Path, words: Path, name: str) -> Path:
+    """A checkpoint of ``configs/<name>.yaml`` after 2 steps on ``words``, without the config's callbacks and logs."""
+    quiet = ["--trainer.max_steps", "2", "--trainer.limit_val_batches", "0", "--trainer.logger", "false"]
+    cli = run_cli(MakemoreCLI, ["fit", *tiny_args(tmp_path, words, name, *quiet), "--trainer.callbacks=[]"])
+    cli.trainer.save_checkpoint(tmp_path / f"{name}.ckpt")
+    return tmp_path / f"{name}.ckpt"
+
+
+def saved_model(ckpt: Path):
+    """The checkpoint's model as it was trained, built from its own arguments."""
+    saved = torch.load(ckpt, weights_only=True)
+    hparams = saved["hyper_parameters"]
+    module, name = hparams["_class_path"].rsplit(".", 1)
+    model_class = getattr(__import__(module, fromlist=[name]), name)
+    model = model_class(**{key: value for key, value in hparams.items() if key[0] != "_"})
+    model.load_state_dict(saved["state_dict"])
+    return model.eval()
+
+
+def encoded(model, words: list[str]) -> torch.Tensor:
+    vocab = Vocabulary(model.itos)
+    if model.layout == WORDS:
+        return vocab.encode_padded(words, max(map(len, words)) + 1)[0]
+    return vocab.encode_words(words, model.context)[0]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_model_reads_known_characters_as_before_and_grows(tmp_path, tiny_file, new_file, name):
+    ckpt = quick_base(tmp_path, tiny_file, name)
+    old = saved_model(ckpt)
+    # validate --init_from: the checkpoint's weights, grown, with no training.
+    cli = run_cli(MakemoreCLI, ["validate", *tiny_args(tmp_path, new_file, name), "--init_from", str(ckpt)])
+    new = cli.model.eval()
+    assert new.itos == Vocabulary.from_words(NEW_WORDS + TINY_WORDS).itos  # the sorted union, boundary first
+    assert set(NEW_CHARS) <= set(new.itos) and {"k", "w", "x"} & set(old.itos) <= set(new.itos)
+    # Every known character keeps its rows: on words of known characters, the model's distribution over
+    # the known characters is the checkpoint's (a count table's smoothing spreads some mass to the new).
+    kept = [new.itos.index(token) for token in old.itos]
+    known_words = [word for word in TINY_WORDS if len(word) <= len("raphaël")]  # the new list's longest
+    with torch.no_grad():
+        before = old.logits(encoded(old, known_words))
+        after = new.logits(encoded(new, known_words))
+    torch.testing.assert_close(after[..., kept].log_softmax(-1), before.log_softmax(-1), rtol=1e-5, atol=1e-5)
+    assert after.shape[-1] == before.shape[-1] + len(NEW_CHARS)
+
+
+def test_a_network_fine_tunes_from_step_0_with_a_fresh_optimizer(tmp_path, tiny_file, new_file):
+    ckpt = quick_base(tmp_path, tiny_file, "gru")
+    base = torch.load(ckpt, weights_only=True)
+    cli_main(["fit", *tiny_args(tmp_path, new_file, "gru", "--trainer.max_epochs", "2"), "--init_from", str(ckpt)])
+    run = max((tmp_path / "logs" / "gru").glob("version_*"))
+    tuned = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    steps = 2 * -(-16 // 8)  # 2 epochs of the 16 training words (80% of 20) in batches of 8
+    assert base["global_step"] == 2 and tuned["global_step"] == steps
+    assert all(state["step"] == steps for state in tuned["optimizer_states"][0]["state"].values())
+    assert tuned["lr_schedulers"][0]["last_epoch"] == steps
+    assert tuned["vocab"] == Vocabulary.from_words(NEW_WORDS + TINY_WORDS).itos
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert config["init_from"] == str(ckpt) and config["data"]["known_vocab"] == base["vocab"]
+    # A new character starts from the documented rows: the mean known embedding, the lowest known bias
+    # (validate --init_from rebuilds the weights that the fit started from).
+    cli = run_cli(MakemoreCLI, ["validate", *tiny_args(tmp_path, new_file, "gru"), "--init_from", str(ckpt)])
+    network, state = cli.model.network, base["state_dict"]
+    e_acute = cli.model.itos.index("é")
+    torch.testing.assert_close(network.tokens.weight[e_acute], state["network.tokens.weight"].mean(0))
+    assert network.head.bias[e_acute] == state["network.head.bias"].min()
+    # The fine-tuned run's own checkpoint tests with its config.yaml alone (it records the union).
+    cli_main(["test", "--ckpt_path", str(run / "checkpoints" / "last.ckpt")])
+
+
+def test_an_ngram_table_grows_rows_and_columns(tmp_path, tiny_file, new_file):
+    ckpt = quick_base(tmp_path, tiny_file, "trigram")
+    cli_main(["fit", *tiny_args(tmp_path, new_file, "trigram", "--trainer.max_epochs", "3"), "--init_from", str(ckpt)])
+    tuned = torch.load(max((tmp_path / "logs" / "trigram").glob("version_*/checkpoints/last.ckpt")), weights_only=True)
+    size = len(Vocabulary.from_words(NEW_WORDS + TINY_WORDS))
+    assert tuned["state_dict"]["W"].shape == (size**2, size) and tuned["global_step"] == 3
+
+
+def test_a_count_table_adds_the_new_counts_to_the_checkpoints(tmp_path, tiny_file, new_file):
+    ckpt = quick_base(tmp_path, tiny_file, "counts")
+    cli_main(["fit", *tiny_args(tmp_path, new_file, "counts"), "--init_from", str(ckpt)])
+    tuned = torch.load(max((tmp_path / "logs" / "counts").glob("version_*/checkpoints/last.ckpt")), weights_only=True)
+    before = torch.load(ckpt, weights_only=True)["state_dict"]["counts"].sum()
+    train = WordsDataModule(str(new_file)).split_words()["train"]
+    counts = tuned["state_dict"]["counts"]
+    assert counts.sum() == before + sum(len(word) + 1 for word in train)  # each word and its end
+    assert counts[:, [tuned["vocab"].index(c) for c in NEW_CHARS]].sum() > 0
+
+
+def test_conflicting_options_bad_checkpoints_and_another_model_class_are_refused(tmp_path, tiny_file, new_file, capsys):
+    ckpt = quick_base(tmp_path, tiny_file, "gru")
+    (tmp_path / "garbage.ckpt").write_text("not a checkpoint")
+    torch.save({"state_dict": {}}, tmp_path / "foreign.ckpt")
+    cases = [
+        ("gru", ckpt, ["--model.hidden", "16"], "--model.hidden 16 conflicts with the checkpoint's hidden 8"),
+        ("gru", ckpt, ["--model.init_args.layers=2"], "--model.init_args.layers 2 conflicts with the checkpoint's"),
+        ("gru", ckpt, ["--ckpt_path", str(ckpt)], "give --init_from (a new run from a checkpoint's weights) or"),
+        ("gru", tmp_path / "missing.ckpt", [], "no such checkpoint file"),
+        ("gru", tmp_path / "garbage.ckpt", [], "not a readable checkpoint file"),
+        ("gru", tmp_path / "foreign.ckpt", [], "not a makemore-pl checkpoint"),
+        ("transformer", ckpt, [], "holds a makemore_pl.GRU, but the config trains a makemore_pl.Transformer"),
+    ]
+    for config, path, extra, message in cases:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_:
+            cli_main(["fit", *tiny_args(tmp_path, new_file, config), "--init_from", str(path), *extra])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert exit_.value.code == 2 and len(err) == 1 and message in err[0], (message, err)
+    # Training options may change: dropout, learning rate and batch size are not architecture.
+    training = ["--model.dropout", "0.3", "--model.optimizer.init_args.lr", "0.01", "--data.batch_size", "4"]
+    cli = run_cli(MakemoreCLI, ["validate", *tiny_args(tmp_path, new_file, "gru"), "--init_from", str(ckpt), *training])
+    assert cli.model.dropout == 0.3 and cli.datamodule.batch_size == 4
+
+
+def test_a_position_table_is_kept_and_a_longer_word_refused(tmp_path, tiny_file, new_file, capsys):
+    ckpt = quick_base(tmp_path, tiny_file, "transformer")  # longest word 9: block_size 10
+    cli = run_cli(MakemoreCLI, ["validate", *tiny_args(tmp_path, new_file, "transformer"), "--init_from", str(ckpt)])
+    assert cli.model.block_size == 10 and cli.model.network.positions.weight.shape[0] == 10
+    longer = tmp_path / "longer.txt"
+    longer.write_text("\n".join([*NEW_WORDS[:10], "marie-hélène", *NEW_WORDS[10:]]) + "\n")
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        cli_main(["fit", *tiny_args(tmp_path, longer, "transformer"), "--init_from", str(ckpt)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{longer}, line 11: a word of 12 characters" in err[0] and "position table" in err[0]
