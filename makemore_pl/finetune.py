@@ -20,8 +20,8 @@ the vocabulary is the same whatever list came first. So a known character may mo
   known rows; a count table gives new characters no counts, and the checkpoint's counts stay as the
   prior that the new list's counts add to.
 
-The same maps serve any other axis of items that grows, such as labels: ``token_map`` of the old and
-new label lists, and ``grow_rows`` for a label embedding.
+Labels grow the same way (``item_map``): a labelled network's label table keeps the rows of the labels
+the checkpoint knows, and a new label starts at the mean of the known rows.
 """
 
 from __future__ import annotations
@@ -34,20 +34,26 @@ from torch import Tensor, nn
 from makemore_pl.errors import UsageError
 from makemore_pl.models.base import LanguageModel
 from makemore_pl.models.counts import TABLES, CountNGram
+from makemore_pl.models.embedding import TokenEmbedding
 from makemore_pl.models.network import SequenceModel
 from makemore_pl.models.ngram import NGramModel
 
 
-def token_map(old: list[str], new: list[str]) -> Tensor:
-    """Where each of ``old``'s items went in ``new``; token 0 is the boundary in both, whatever its symbol."""
+def item_map(old: list[str], new: list[str], what: str = "vocabulary") -> Tensor:
+    """Where each of ``old``'s items (characters, labels) went in ``new``, which must hold them all."""
     position = {item: i for i, item in enumerate(new)}
-    missing = [item for item in old[1:] if item not in position]
+    missing = [item for item in old if item not in position]
     if missing:
         raise UsageError(
-            f"the data's vocabulary lacks {''.join(missing)!r}, which the checkpoint knows: run fine-tunes with "
-            "--init_from on the command line, which keeps them"
+            f"the data's {what} lacks {missing!r}, which the checkpoint knows: give --init_from on the command "
+            "line, which keeps them"
         )
-    return torch.tensor([0, *(position[item] for item in old[1:])])
+    return torch.tensor([position[item] for item in old], dtype=torch.long)
+
+
+def token_map(old: list[str], new: list[str]) -> Tensor:
+    """Where each of ``old``'s tokens went in ``new``; token 0 is the boundary in both, whatever its symbol."""
+    return torch.cat([torch.zeros(1, dtype=torch.long), item_map(old[1:], new)])
 
 
 def context_rows(old_to_new: Tensor, new_size: int, context: int) -> Tensor:
@@ -68,23 +74,33 @@ def grow_rows(old: Tensor, rows: Tensor, new_size: int, fill: Tensor) -> Tensor:
     return grown
 
 
-def grow_state(model: LanguageModel, state: dict[str, Tensor], old_vocab: list[str]) -> dict[str, Tensor]:
-    """The checkpoint's ``state`` re-indexed from ``old_vocab`` to ``model``'s (grown) vocabulary."""
+def grow_state(
+    model: LanguageModel, state: dict[str, Tensor], old_vocab: list[str], old_labels: list[str] | None = None
+) -> dict[str, Tensor]:
+    """The checkpoint's ``state`` re-indexed from ``old_vocab`` (and ``old_labels``) to ``model``'s, grown."""
     old_to_new = token_map(old_vocab, model.itos)
     if isinstance(model, NGramModel):
         return {name: _grow_table(model, name, table, old_to_new) for name, table in state.items()}
-    modules = dict(model.named_modules())
     target = model.state_dict()
-    grown = {}
+    # The label table of a labelled network: a label the checkpoint knows keeps its row, a new one
+    # starts at the mean of the known rows. One that the checkpoint lacks stays the model's own,
+    # zero: the network starts as the unlabelled one it was.
+    label_tables = {f"{name}.labels.weight" for name, m in model.named_modules() if isinstance(m, TokenEmbedding)}
+    rows = {name: (old_to_new, model.vocab_size) for name in target if name not in label_tables}
+    if old_labels is not None and model.labels is not None:
+        rows.update(dict.fromkeys(label_tables, (item_map(old_labels, model.labels, "labels"), model.num_labels)))
+    modules = dict(model.named_modules())
+    grown = dict(target)
     for name, tensor in state.items():
-        if name in target and target[name].shape != tensor.shape and len(tensor) == len(old_vocab):
+        if name in target and target[name].shape != tensor.shape:
             module = modules.get(name.rsplit(".", 1)[0])
-            if not isinstance(module, (nn.Embedding, nn.Linear)) or tensor.shape[1:] != target[name].shape[1:]:
-                raise UsageError(f"--init_from: cannot grow {name} of shape {tuple(tensor.shape)} to the vocabulary")
+            index, size = rows.get(name, (None, None))
+            if index is None or not isinstance(module, (nn.Embedding, nn.Linear)) or len(index) != len(tensor):
+                raise UsageError(f"--init_from: cannot grow {name} of shape {tuple(tensor.shape)} to the model's")
             # Rows of an embedding or an output layer: a new character's row is the known rows' mean;
             # its output bias the lowest known, so it starts unlikely (see the module's docstring).
             fill = tensor.min() if tensor.ndim == 1 else tensor.mean(0)
-            tensor = grow_rows(tensor, old_to_new, model.vocab_size, fill)
+            tensor = grow_rows(tensor, index, size, fill)
         grown[name] = tensor
     return grown
 
@@ -107,7 +123,12 @@ def start_from(model: LanguageModel, saved: dict[str, Any], path: str, data: Any
     """Load the weights of checkpoint ``saved`` (read from ``path``) into ``model``, re-indexed to its vocabulary."""
     if isinstance(model, SequenceModel) and model.position_table:
         _keep_positions(model, saved["hyper_parameters"].get("block_size", model.block_size), path, data)
-    model.load_state_dict(grow_state(model, saved["state_dict"], list(saved["vocab"])))
+    labels = saved["hyper_parameters"].get("labels")
+    if labels is not None and model.labels is None:
+        raise UsageError(
+            f"--init_from {path} is conditioned on labels ({', '.join(labels)}): fine-tune it on labelled words"
+        )
+    model.load_state_dict(grow_state(model, saved["state_dict"], list(saved["vocab"]), labels))
     if isinstance(model, CountNGram):
         model.prior_counts = {name: table.clone() for name, table in model.named_buffers() if name in TABLES}
 

@@ -13,18 +13,21 @@ For each list, three models of the same config are tested on the list's held-out
 
 Scratch and fine-tuned runs get the same budget: the same epochs (so the same steps and the same
 one-cycle schedule) and the same ``--trainer.max_time`` cap. They run one after the other, list by
-list, in alternating order, so that the machine's load (shared with other work) weighs on both alike;
-the wall times are printed beside them. The names.txt checkpoint is trained first when missing.
+list, in alternating order, or side by side with ``--jobs``, so that the machine's load (shared with
+other work) weighs on both alike; the wall times are printed beside them. The names.txt checkpoint is
+trained first when missing.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -38,7 +41,9 @@ QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summa
 def makemore(*args: str) -> tuple[str, float]:
     """Run ``makemore-pl args``; its stdout and wall time. A failure stops the comparison with its stderr."""
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "makemore_pl.cli", *args], capture_output=True, text=True)
+    # One thread per run: side by side on a shared machine, torch's threads would only wait on each other.
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "makemore_pl.cli", *args], capture_output=True, text=True, env=env)
     if done.returncode != 0:
         sys.exit(f"makemore-pl {' '.join(args)} failed:\n{done.stderr[-3000:]}")
     return done.stdout, time.perf_counter() - start
@@ -68,25 +73,23 @@ def names_checkpoint(config: str, path: Path | None, extra: list[str]) -> Path:
     return min(run.glob("checkpoints/best-*.ckpt"))
 
 
-def compare(config: str, names: Path, words: Path, args: argparse.Namespace, order: list[str]) -> dict[str, dict]:
-    model, results = Path(config).stem, {}
+def run_arm(config: str, names: Path, words: Path, arm: str, args: argparse.Namespace) -> dict:
+    """One model on one list: trained (scratch or fine-tuned) or the names.txt model unchanged; tested, sampled."""
+    run = LOGS / words.stem / f"{Path(config).stem}_{arm}" / "run"
+    if arm == "unchanged":
+        grown = ["--config", config, "--init_from", str(names), "--data.path", str(words), *QUIET]
+        out, _ = makemore("test", *grown, *logged_to(run))
+        samples, _ = makemore("predict", *grown, "--data.num_samples", "5", *logged_to(run))
+        return {"nll": test_nll(out), "samples": samples}
     budget = ["--trainer.max_epochs", str(args.epochs), "--trainer.max_time", args.max_time, *QUIET, *args.extra]
-    for arm in order:
-        run = LOGS / words.stem / f"{model}_{arm}" / "run"
-        start = ["--init_from", str(names)] if arm == "fine-tuned" else []
-        _, seconds = makemore("fit", "--config", config, "--data.path", str(words), *start, *budget, *logged_to(run))
-        best = min(run.glob("checkpoints/best-*.ckpt"))
-        out, _ = makemore("test", "--ckpt_path", str(best), *QUIET)
-        samples, _ = makemore("predict", "--ckpt_path", str(best), "--data.num_samples", "5", *QUIET)
-        steps = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True, mmap=True)["global_step"]
-        best_step = int(re.search(r"step=(\d+)", best.name).group(1))
-        results[arm] = {"nll": test_nll(out), "seconds": seconds, "steps": steps, "best": best_step, "samples": samples}
-    grown = ["--config", config, "--init_from", str(names), "--data.path", str(words), *QUIET]
-    run = LOGS / words.stem / f"{model}_unchanged" / "run"
-    out, _ = makemore("test", *grown, *logged_to(run))
-    samples, _ = makemore("predict", *grown, "--data.num_samples", "5", *logged_to(run))
-    results["unchanged"] = {"nll": test_nll(out), "samples": samples}
-    return results
+    start = ["--init_from", str(names)] if arm == "fine-tuned" else []
+    _, seconds = makemore("fit", "--config", config, "--data.path", str(words), *start, *budget, *logged_to(run))
+    best = min(run.glob("checkpoints/best-*.ckpt"))
+    out, _ = makemore("test", "--ckpt_path", str(best), *QUIET)
+    samples, _ = makemore("predict", "--ckpt_path", str(best), "--data.num_samples", "5", *QUIET)
+    steps = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True, mmap=True)["global_step"]
+    best_step = int(re.search(r"step=(\d+)", best.name).group(1))
+    return {"nll": test_nll(out), "seconds": seconds, "steps": steps, "best": best_step, "samples": samples}
 
 
 def unreadable(names: Path, words: Path) -> tuple[int, int]:
@@ -106,24 +109,30 @@ def main() -> None:
     parser.add_argument("--max_time", default="00:00:05:00", help="the same wall-time cap for both (DD:HH:MM:SS)")
     parser.add_argument("--names_extra", nargs="*", default=[], help="options for the names.txt run only")
     parser.add_argument("--extra", nargs="*", default=[], help="options for every run on a list")
+    parser.add_argument("--jobs", type=int, default=1, help="runs side by side (1: one after the other)")
     args = parser.parse_args()
     names = names_checkpoint(args.config, args.names_ckpt, args.names_extra)
     rows = [
         "| list | model | test/nll | steps (best at) | wall time of `fit` | five samples |",
         "|---|---|---|---|---|---|",
     ]
-    for i, words in enumerate(args.lists):
-        order = ["scratch", "fine-tuned"] if i % 2 == 0 else ["fine-tuned", "scratch"]
-        results = compare(args.config, names, words, args, order)
+    # Scratch and fine-tuned alternate in order, list by list; with --jobs > 1 they run side by side.
+    arms = [
+        (words, arm)
+        for i, words in enumerate(args.lists)
+        for arm in (["scratch", "fine-tuned"] if i % 2 == 0 else ["fine-tuned", "scratch"]) + ["unchanged"]
+    ]
+    with ThreadPoolExecutor(args.jobs) as pool:
+        done = dict(zip(arms, pool.map(lambda job: run_arm(args.config, names, *job, args), arms)))
+    for words in args.lists:
         missing, total = unreadable(names, words)
         for arm in ("scratch", "fine-tuned", "unchanged"):
-            r = results[arm]
+            r = done[words, arm]
             steps = f"{r['steps']:,} ({r['best']:,})" if "steps" in r else "0"
             seconds = f"{r['seconds']:.0f} s" if "seconds" in r else ""
             note = f" ({missing} of {total} words hold a new character)" if arm == "unchanged" else ""
             samples = ", ".join(r["samples"].split())
             rows.append(f"| `{words.name}` | {arm}{note} | {r['nll']:.4f} | {steps} | {seconds} | {samples} |")
-        print("\n".join(rows[-3:]), file=sys.stderr, flush=True)
     table = "\n".join(rows)
     print(table)
     (LOGS / f"{Path(args.config).stem}_table.md").write_text(table + "\n")

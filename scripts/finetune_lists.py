@@ -1,6 +1,6 @@
 """Build the two small word lists of docs/finetune.md from installed packages (no data set is committed).
 
-    .venv/bin/pip install faker          # MIT; its Italian surnames
+    pip install -e ".[data]"             # Faker (MIT): its Italian surnames
     apt-get install -y wfrench           # Debian's French word list, /usr/share/dict/french
     python scripts/finetune_lists.py     # writes data/it_surnames.txt and data/fr_words.txt
 
