@@ -38,6 +38,9 @@ from makemore_pl.models.embedding import TokenEmbedding
 from makemore_pl.models.network import SequenceModel
 from makemore_pl.models.ngram import NGramModel
 
+# Buffers that a fit estimates again from its training split: a fine-tune keeps the model's own.
+FIT_STATISTICS = ("label_prior",)
+
 
 def item_map(old: list[str], new: list[str], what: str = "vocabulary") -> Tensor:
     """Where each of ``old``'s items (characters, labels) went in ``new``, which must hold them all."""
@@ -77,22 +80,31 @@ def grow_rows(old: Tensor, rows: Tensor, new_size: int, fill: Tensor) -> Tensor:
 def grow_state(
     model: LanguageModel, state: dict[str, Tensor], old_vocab: list[str], old_labels: list[str] | None = None
 ) -> dict[str, Tensor]:
-    """The checkpoint's ``state`` re-indexed from ``old_vocab`` (and ``old_labels``) to ``model``'s, grown."""
+    """The checkpoint's ``state`` re-indexed from ``old_vocab`` (and ``old_labels``) to ``model``'s, grown.
+
+    A tensor of the model's that the checkpoint lacks (a label table, for a checkpoint without
+    labels) stays the model's own; so does a statistic of the training split that the fit estimates
+    again (``label_prior``).
+    """
     old_to_new = token_map(old_vocab, model.itos)
-    if isinstance(model, NGramModel):
-        return {name: _grow_table(model, name, table, old_to_new) for name, table in state.items()}
+    labels = None
+    if old_labels is not None and model.labels is not None:
+        labels = item_map(old_labels, model.labels, "labels")
     target = model.state_dict()
     # The label table of a labelled network: a label the checkpoint knows keeps its row, a new one
     # starts at the mean of the known rows. One that the checkpoint lacks stays the model's own,
     # zero: the network starts as the unlabelled one it was.
     label_tables = {f"{name}.labels.weight" for name, m in model.named_modules() if isinstance(m, TokenEmbedding)}
     rows = {name: (old_to_new, model.vocab_size) for name in target if name not in label_tables}
-    if old_labels is not None and model.labels is not None:
-        rows.update(dict.fromkeys(label_tables, (item_map(old_labels, model.labels, "labels"), model.num_labels)))
+    if labels is not None:
+        rows.update(dict.fromkeys(label_tables, (labels, model.num_labels)))
     modules = dict(model.named_modules())
     grown = dict(target)
     for name, tensor in state.items():
-        if name in target and target[name].shape != tensor.shape:
+        if name in target and target[name].shape != tensor.shape and name not in FIT_STATISTICS:
+            if isinstance(model, NGramModel):
+                grown[name] = _grow_table(model, tensor, old_to_new, labels)
+                continue
             module = modules.get(name.rsplit(".", 1)[0])
             index, size = rows.get(name, (None, None))
             if index is None or not isinstance(module, (nn.Embedding, nn.Linear)) or len(index) != len(tensor):
@@ -100,18 +112,25 @@ def grow_state(
             # Rows of an embedding or an output layer: a new character's row is the known rows' mean;
             # its output bias the lowest known, so it starts unlikely (see the module's docstring).
             fill = tensor.min() if tensor.ndim == 1 else tensor.mean(0)
-            tensor = grow_rows(tensor, index, size, fill)
-        grown[name] = tensor
+            grown[name] = grow_rows(tensor, index, size, fill)
+        elif name not in FIT_STATISTICS:
+            grown[name] = tensor
     return grown
 
 
-def _grow_table(model: NGramModel, name: str, table: Tensor, old_to_new: Tensor) -> Tensor:
-    if table.shape == (model.num_rows, model.vocab_size):
-        return table  # the vocabulary did not grow
+def _grow_table(model: NGramModel, table: Tensor, old_to_new: Tensor, labels: Tensor | None) -> Tensor:
     size = model.vocab_size
     rows = context_rows(old_to_new, size, model.context)
+    nothing = table.new_zeros(())
+    if table.ndim == 3:
+        # A labelled n-gram's per-label tables (counts N_l, or deviations D_l from W): a new character
+        # or a new label has counted nothing and departs from nothing yet.
+        if table.shape[1:] != (model.num_rows, size):
+            table = torch.stack(
+                [grow_rows(grow_rows(t.T, old_to_new, size, nothing).T, rows, model.num_rows, nothing) for t in table]
+            )
+        return table if labels is None else grow_rows(table, labels, model.num_labels, nothing)
     if isinstance(model, CountNGram):  # nothing was counted for a new character: it has no counts
-        nothing = table.new_zeros(())
         return grow_rows(grow_rows(table.T, old_to_new, size, nothing).T, rows, model.num_rows, nothing)
     # A new next character starts at its row's lowest logit; a context with a new character reads as
     # the mean of the known contexts.
