@@ -26,6 +26,7 @@ from makemore_pl.models.counts import CountNGram
 # imported only when asked for, with the optional extra (makemore-pl[extra]) it needs, if any.
 COMMANDS = {
     "score": ("makemore_pl.score_command:score_main", None),
+    "export": ("makemore_pl.export:export_main", "export"),
 }
 
 DESCRIPTION = (

@@ -22,7 +22,7 @@ from typing import Any
 import lightning as L
 import torch
 import yaml
-from jsonargparse import Namespace
+from jsonargparse import ArgumentParser, Namespace
 from lightning.pytorch.cli import SaveConfigCallback
 from lightning.pytorch.loggers import TensorBoardLogger
 
@@ -312,3 +312,10 @@ def training_words(ckpt_path: str | Path) -> set[str] | None:
         return None
     data = WordsDataModule(**{**arguments, "url": None})
     return set(data.split_words()["train"])
+
+
+def checkpoint_parser(command: str, description: str) -> ArgumentParser:
+    """The parser of a `makemore-pl <command>` that starts from a checkpoint alone: ``--ckpt_path`` and ``--help``."""
+    parser = ArgumentParser(prog=f"makemore-pl {command}", description=description)
+    parser.add_argument("--ckpt_path", type=str, required=True, help="A makemore-pl checkpoint; nothing else needed.")
+    return parser

@@ -24,13 +24,12 @@ from makemore_pl.scoring import WordScore, score_words, unscorable
 
 
 def parser() -> ArgumentParser:
-    parser = ArgumentParser(
-        prog="makemore-pl score",
-        description="Score words under a trained model: each word's NLL in nats, nats per character (over its "
+    parser = runs.checkpoint_parser(
+        "score",
+        "Score words under a trained model: each word's NLL in nats, nats per character (over its "
         "characters and its end) and perplexity, whether it is a training word, and for a labelled model the "
         "most likely label and the posterior over labels. One TSV line per word on stdout.",
     )
-    parser.add_argument("--ckpt_path", type=str, required=True, help="A makemore-pl checkpoint; nothing else needed.")
     parser.add_argument("--words", type=str | None, default=None, help="The words, comma-separated: a,b,c.")
     parser.add_argument("--file", type=str | None, default=None, help="A file of words, one per line.")
     parser.add_argument("--per_char", action="store_true", help="Add each character's surprisal (and the end's).")
