@@ -133,3 +133,16 @@ def test_an_unknown_character_is_one_line_and_exit_2_or_skipped_and_counted(fami
     with pytest.raises(SystemExit):
         cli_main(["score", "--ckpt_path", ckpt, "--words", "a", "--file", "x.txt"])
     assert "--words and --file both given" in capsys.readouterr().err
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("labels", [None, ["x", "y", "z"]])
+def test_words_score_the_same_on_a_gpu_as_on_the_cpu(labels):
+    for model in every_family(labels):
+        model = randomised(model)
+        on_cpu = score_words(model, WORDS, per_char=True)
+        on_gpu = score_words(model.to("cuda"), WORDS, per_char=True)
+        for cpu, gpu in zip(on_cpu, on_gpu, strict=True):
+            assert gpu.nll == pytest.approx(cpu.nll, abs=1e-4)
+            assert gpu.surprisal == pytest.approx(cpu.surprisal, abs=1e-4)
+            assert gpu.label == cpu.label
