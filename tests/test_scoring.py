@@ -51,7 +51,8 @@ def test_a_labelled_model_gives_bayes_posterior_and_the_mixtures_nll(model):
     with torch.no_grad():
         given = {word: torch.tensor([-sum(by_hand(model, word, label)) for label in range(3)]) for word in WORDS}
     for prior in (None, [3.0, 1.0, 0.5]):
-        model.label_prior = prior  # as the training split's label counts would be kept
+        # The model's prior buffer, as fit sets it from the training split; None: a checkpoint without one.
+        model.label_prior = None if prior is None else torch.tensor(prior) / sum(prior)
         weights = torch.tensor(prior or [1.0, 1.0, 1.0], dtype=torch.float64)
         log_prior = (weights / weights.sum()).log()
         for score in score_words(model, WORDS, per_char=True):
