@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -35,6 +36,7 @@ import torch
 from makemore_pl.data.datamodule import WordsDataModule
 
 LOGS = Path("lightning_logs/finetune")
+ARMS = ["scratch", "fine-tuned", "unchanged"]
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
 
 
@@ -82,7 +84,7 @@ def run_arm(config: str, names: Path, words: Path, arm: str, args: argparse.Name
         samples, _ = makemore("predict", *grown, "--data.num_samples", "5", *logged_to(run))
         return {"nll": test_nll(out), "samples": samples}
     budget = ["--trainer.max_epochs", str(args.epochs), "--trainer.max_time", args.max_time, *QUIET, *args.extra]
-    start = ["--init_from", str(names)] if arm == "fine-tuned" else []
+    start = ["--init_from", str(names), *args.tuned_extra] if arm == "fine-tuned" else []
     _, seconds = makemore("fit", "--config", config, "--data.path", str(words), *start, *budget, *logged_to(run))
     best = min(run.glob("checkpoints/best-*.ckpt"))
     out, _ = makemore("test", "--ckpt_path", str(best), *QUIET)
@@ -107,8 +109,11 @@ def main() -> None:
     parser.add_argument("--lists", type=Path, nargs="+", default=lists, help="words files (scripts/finetune_lists.py)")
     parser.add_argument("--epochs", type=int, default=100, help="epochs of the list, for both scratch and fine-tuned")
     parser.add_argument("--max_time", default="00:00:05:00", help="the same wall-time cap for both (DD:HH:MM:SS)")
-    parser.add_argument("--names_extra", nargs="*", default=[], help="options for the names.txt run only")
-    parser.add_argument("--extra", nargs="*", default=[], help="options for every run on a list")
+    # Options of makemore-pl, as one string each: --extra="--model.dropout 0.2 --data.batch_size 32".
+    parser.add_argument("--names_extra", type=shlex.split, default=[], help="options for the names.txt run only")
+    parser.add_argument("--extra", type=shlex.split, default=[], help="options for every run on a list")
+    parser.add_argument("--tuned_extra", type=shlex.split, default=[], help="options for the fine-tuned runs only")
+    parser.add_argument("--arms", nargs="+", default=ARMS, choices=ARMS, help="which models to compare")
     parser.add_argument("--jobs", type=int, default=1, help="runs side by side (1: one after the other)")
     args = parser.parse_args()
     names = names_checkpoint(args.config, args.names_ckpt, args.names_extra)
@@ -120,13 +125,14 @@ def main() -> None:
     arms = [
         (words, arm)
         for i, words in enumerate(args.lists)
-        for arm in (["scratch", "fine-tuned"] if i % 2 == 0 else ["fine-tuned", "scratch"]) + ["unchanged"]
+        for arm in (ARMS if i % 2 == 0 else [ARMS[1], ARMS[0], ARMS[2]])
+        if arm in args.arms
     ]
     with ThreadPoolExecutor(args.jobs) as pool:
         done = dict(zip(arms, pool.map(lambda job: run_arm(args.config, names, *job, args), arms)))
     for words in args.lists:
         missing, total = unreadable(names, words)
-        for arm in ("scratch", "fine-tuned", "unchanged"):
+        for arm in (arm for arm in ARMS if arm in args.arms):
             r = done[words, arm]
             steps = f"{r['steps']:,} ({r['best']:,})" if "steps" in r else "0"
             seconds = f"{r['seconds']:.0f} s" if "seconds" in r else ""
