@@ -89,15 +89,24 @@ def test_sample_writer_marks_training_words_and_keeps_stdout_one_word_per_line(t
     from types import SimpleNamespace
 
     from makemore_pl.callbacks.writer import SampleWriter
+    from makemore_pl.generate import Sampled
 
     trainer = SimpleNamespace(
         is_global_zero=True,
         log_dir=str(tmp_path),
         datamodule=SimpleNamespace(train_words=["emma", "ava"], has_file=True),
     )
-    predictions = [[(2, "zed"), (0, "emma")], [(1, "ava")]]  # two batches, out of order
+    zed, emma, ava = (Sampled(word, None, -1.5, draws) for word, draws in (("zed", 3), ("emma", 1), ("ava", 2)))
+    # Two batches (two processes), out of order; the second ran out of draws.
+    predictions = [
+        {"words": [((0, 2), zed), ((0, 0), emma)], "missing": 0, "advice": None},
+        {"words": [((0, 1), ava)], "missing": 2, "advice": "relax --model.suffix (it rejected 9 of 10 draws)"},
+    ]
     SampleWriter().write_on_epoch_end(trainer, None, predictions, [])
     out, err = capsys.readouterr()
     assert out.splitlines() == ["emma", "ava", "zed"]
-    assert (tmp_path / "samples.tsv").read_text() == "emma\ttrain\nava\ttrain\nzed\tnew\n"
+    rows = "emma\ttrain\t-1.5000\t1\nava\ttrain\t-1.5000\t2\nzed\tnew\t-1.5000\t3\n"
+    assert (tmp_path / "samples.tsv").read_text() == rows
+    assert "draws per word: 1 2 3" in err
+    assert "makemore-pl: 2 of 5 words missing: relax --model.suffix (it rejected 9 of 10 draws)" in err
     assert "1 new and 2 from the training words" in err

@@ -6,7 +6,9 @@ from conftest import fit_args
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from makemore_pl.callbacks.dashboard import Dashboard
 from makemore_pl.cli import cli_main
+from makemore_pl.models import GRU
 
 
 def test_a_tiny_fit_logs_the_pictures_samples_and_optimum(tmp_path, tiny_file):
@@ -36,3 +38,10 @@ def test_a_tiny_fit_logs_the_pictures_samples_and_optimum(tmp_path, tiny_file):
     assert png.size == (logged.width, logged.height) and png.size[0] > 500
     assert Image.open(io.BytesIO(logged.encoded_image_string)).size == png.size
     assert (run / "probabilities.png").exists()
+
+
+def test_a_labelled_model_shows_samples_of_each_label():
+    model = GRU([".", "a", "b"], labels=["en", "fr"], block_size=6, embedding=4, hidden=8)
+    samples = Dashboard(num_samples=3)._sample(model)
+    assert [label for _, label in samples] == ["en"] * 3 + ["fr"] * 3
+    assert all(set(word) <= {"a", "b"} for word, _ in samples)

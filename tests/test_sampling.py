@@ -11,7 +11,6 @@ from makemore_pl.cli import cli_main
 from makemore_pl.data.vocab import Vocabulary
 from makemore_pl.errors import UsageError
 from makemore_pl.models import GRU, CountNGram, NeuralNGram, Transformer
-from makemore_pl.models.sampling import sample_words
 
 NETWORKS = {**WINDOW_MODELS, **SEQUENCE_MODELS}
 NGRAMS = {"neural": NeuralNGram, "counts": CountNGram}
@@ -72,8 +71,9 @@ def never_ending(model):
 
 @pytest.mark.parametrize("max_length", [3, 20])
 @pytest.mark.parametrize("name", NETWORKS)
-def test_words_end_at_the_length_cap_if_not_before(name, max_length):
-    model = never_ending(network(name, max_length=max_length, prefix="e"))
+def test_masked_sampling_cuts_words_at_the_length_cap_if_not_before(name, max_length):
+    # exact false: the boundary forced at the cap is accepted (exact sampling never draws these words).
+    model = never_ending(network(name, max_length=max_length, prefix="e", exact=False))
     # A window model reads any length; a sequence model has positions for block_size - 1 characters only.
     cap = max_length if model.layout == "windows" else min(max_length, model.block_size - 1)
     assert model.sample_length == cap
@@ -103,7 +103,8 @@ def test_predict_samples_with_its_own_options_and_refuses_an_unknown_prefix_in_o
     assert "--model.prefix 'aq'" in message and "'q' not in the vocabulary" in message
     capsys.readouterr()
     # The sampling options of this command, not the checkpoint's (trained with prefix "", top_k null).
-    cli_main([*args, "--model.prefix", "el", "--model.top_k", "1", "--data.num_samples", "6"])
+    # exact false: the greedy word may run to the cap, where exact sampling would not accept it.
+    cli_main([*args, "--model.prefix", "el", "--model.top_k", "1", "--data.num_samples", "6", "--model.exact", "false"])
     words = capsys.readouterr().out.splitlines()
     assert len(words) == 6 and len(set(words)) == 1 and words[0].startswith("el")  # top_k 1: the likeliest word
 
@@ -168,9 +169,11 @@ def test_an_ngram_keeps_the_prefix_and_draws_only_its_top_k(context):
 
 def test_the_ngram_sampler_slides_its_window_over_the_prefix():
     # A trigram over '.ab' whose rows say: after '.a' comes 'b', after 'ab' or 'aa' the end.
-    probs = torch.full((9, 3), 1 / 3)
-    probs[0 * 3 + 1] = torch.tensor([0.0, 0.0, 1.0])
-    probs[1 * 3 + 2] = probs[1 * 3 + 1] = torch.tensor([1.0, 0.0, 0.0])
-    for prefix, word in (([1], "ab"), ([1, 1], "aa")):
-        drawn = sample_words(probs, [".", "a", "b"], 2, 5, torch.Generator().manual_seed(0), 10, prefix=prefix)
-        assert drawn == [word] * 5
+    model = NeuralNGram([".", "a", "b"], context=2, max_length=10)
+    with torch.no_grad():
+        model.W.zero_()
+        model.W[0 * 3 + 1] = torch.tensor([-1e4, -1e4, 0.0])
+        model.W[1 * 3 + 2] = model.W[1 * 3 + 1] = torch.tensor([0.0, -1e4, -1e4])
+    for prefix, word in (("a", "ab"), ("aa", "aa")):
+        model.prefix = prefix
+        assert model.sample(5, seed=0) == [word] * 5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import lightning as L
@@ -14,6 +15,7 @@ from makemore_pl.callbacks.figures import TableFigure, save_png
 from makemore_pl.callbacks.tensorboard import tensorboard_writer
 from makemore_pl.data.batches import FullBatch
 from makemore_pl.data.vocab import Vocabulary
+from makemore_pl.generate import SamplingOptions, generate
 from makemore_pl.models.base import LanguageModel
 from makemore_pl.models.counts import CountNGram
 from makemore_pl.models.ngram import NGramModel
@@ -139,22 +141,31 @@ class Dashboard(Callback):
             self._draw_probabilities(trainer, pl_module)
         self._validations += 1
         if self.samples:
-            words = self._sample(pl_module)
-            lines = [f"{w or '(empty)':<20} {'train' if w in self._train_words else 'new'}" for w in words]
+            lines = [
+                f"{word or '(empty)':<20} {'' if label is None else f'{label:<12} '}"
+                f"{'train' if word in self._train_words else 'new'}"
+                for word, label in self._sample(pl_module)
+            ]
             writer.add_text("samples", "```\n" + "\n".join(lines) + "\n```", step)
 
-    def _sample(self, pl_module: LanguageModel) -> list[str]:
+    def _sample(self, pl_module: LanguageModel) -> list[tuple[str, str | None]]:
+        """``num_samples`` words and their labels (None when unlabelled); of each label for a labelled model."""
+        if pl_module.labels is not None:
+            options = replace(SamplingOptions.from_model(pl_module), label=tuple(pl_module.labels))
+            (result,) = generate(pl_module, [(self.num_samples, options, pl_module.sample_seed)], self._train_words)
+            return [(sampled.word, sampled.label) for sampled in result.words]
         if not isinstance(pl_module, NGramModel):
-            return pl_module.sample(self.num_samples)
+            return [(word, None) for word in pl_module.sample(self.num_samples)]
         # An n-gram's own sampler follows the lecture's loop, one character at a time: here,
         # at every validation epoch, all words advance together instead.
         generator = torch.Generator().manual_seed(pl_module.sample_seed)
         probs = pl_module.probs_table().cpu()
         if not torch.isfinite(probs).all():
             return []
-        return sample_words_parallel(
+        words = sample_words_parallel(
             probs, pl_module.itos, pl_module.context, self.num_samples, generator, pl_module.max_length
         )
+        return [(word, None) for word in words]
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: LanguageModel) -> None:
         log_dir = trainer.log_dir  # a collective under DDP: every process must ask

@@ -11,18 +11,21 @@ import torch.distributed as dist
 from lightning.pytorch.callbacks import BasePredictionWriter
 
 from makemore_pl.data.files import write_atomic
+from makemore_pl.generate import Sampled
 
 
 class SampleWriter(BasePredictionWriter):
     def __init__(self, filename: str = "samples.tsv", stdout: bool = True) -> None:
         """Print the sampled words to stdout, one per line, and save them in the run's log folder.
 
-        Each word is marked as new or as one of the training words, in the file and in a
-        summary line on stderr, so that stdout stays one word per line.
+        A labelled model's words are printed as ``word<TAB>label``. Each word is marked as new or as
+        one of the training words, in the file and in a summary line on stderr, so that stdout holds
+        the words alone; stderr also says how many draws each word took (a beam: each word's
+        log-probability), and when the budget of draws ran out, how many words are missing and why.
 
         Args:
-            filename: File written in the log folder: a word and "new" or "train" per line ("unknown"
-                when the words file is missing).
+            filename: File written in the log folder: a word, its label (labelled models), "new" or
+                "train" ("unknown" when the words file is missing), its log-probability and its draws.
             stdout: Also print the words to stdout.
         """
         super().__init__(write_interval="epoch")
@@ -31,15 +34,15 @@ class SampleWriter(BasePredictionWriter):
     def write_on_epoch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, predictions: Any, batch_indices: Any
     ) -> None:
-        samples = [pair for batch in predictions for pair in batch]
         if dist.is_available() and dist.is_initialized():
             gathered: list[Any] = [None] * dist.get_world_size()
-            dist.all_gather_object(gathered, samples)
-            samples = [pair for part in gathered for pair in part]
+            dist.all_gather_object(gathered, predictions)
+            predictions = [batch for part in gathered for batch in part]
         log_dir = trainer.log_dir  # a collective under DDP: every process must ask
         if not trainer.is_global_zero:
             return
-        words = [word for _, word in sorted(samples)]
+        samples: list[Sampled] = [sampled for _, sampled in sorted(p for b in predictions for p in b["words"])]
+        words = [s.word for s in samples]
         data = trainer.datamodule
         if data is None or data.has_file:
             seen = set(data.train_words) if data is not None else set()
@@ -48,8 +51,19 @@ class SampleWriter(BasePredictionWriter):
         else:  # sampled from the checkpoint alone: only the marks need the words file
             marks = ["unknown"] * len(words)
             summary = f"not marked new or train, since the words file {data.path} is missing (--data.path)"
+        lines = [s.word if s.label is None else f"{s.word}\t{s.label}" for s in samples]
         path = Path(log_dir or ".") / self.filename
-        write_atomic(path, "".join(f"{w}\t{m}\n" for w, m in zip(words, marks)).encode())
-        if self.stdout:
-            print("\n".join(words), flush=True)
+        rows = [f"{line}\t{mark}\t{s.log_prob:.4f}\t{s.draws}\n" for line, mark, s in zip(lines, marks, samples)]
+        write_atomic(path, "".join(rows).encode())
+        if self.stdout and lines:
+            print("\n".join(lines), flush=True)
         print(f"makemore-pl: sampled {len(words)} words, {summary}; saved to {path}", file=sys.stderr)
+        if getattr(pl_module, "beam", None) is not None:
+            shown = ", ".join(f"{s.word or '(empty)'} {s.log_prob:.3f}" for s in samples)
+            print(f"makemore-pl: log-probabilities, best first: {shown}", file=sys.stderr)
+        elif samples and any(s.draws != 1 for s in samples):
+            print(f"makemore-pl: draws per word: {' '.join(str(s.draws) for s in samples)}", file=sys.stderr)
+        missing = sum(batch["missing"] for batch in predictions)
+        if missing:
+            advice = next(batch["advice"] for batch in predictions if batch["advice"])
+            print(f"makemore-pl: {missing} of {missing + len(words)} words missing: {advice}", file=sys.stderr)

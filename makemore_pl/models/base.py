@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import multiprocessing
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
@@ -19,6 +20,7 @@ from makemore_pl.callbacks.interrupt import SafeInterrupt
 from makemore_pl.data.batches import WORDS, Batch, Labels
 from makemore_pl.data.vocab import PAD, Vocabulary
 from makemore_pl.errors import UsageError
+from makemore_pl.generate import SamplingOptions, generate
 from makemore_pl.models.decoding import Decoder, Rerunning
 
 
@@ -52,6 +54,16 @@ class LanguageModel(L.LightningModule):
         prefix: str = "",
         max_length: int = 50,
         sample_seed: int = 2147483647,
+        label: str | list[str] | None = None,
+        min_length: int = 0,
+        exclude: str = "",
+        suffix: str = "",
+        contains: str = "",
+        only_new: bool = False,
+        unique: bool = False,
+        beam: int | None = None,
+        max_draws: int = 1000,
+        exact: bool = True,
     ) -> None:
         """
         Args:
@@ -62,16 +74,25 @@ class LanguageModel(L.LightningModule):
             top_k: Sample only from the k most likely next characters (null: from all of them).
             prefix: Sample only words that start with these characters, e.g. "ka".
             max_length: Longest word `predict` samples, prefix included, so a degenerate model
-                cannot loop forever.
+                cannot loop forever. Exact: a longer word is never cut, it is not drawn.
             sample_seed: Seed of the sampling generator (the lecture's 2147483647 by default).
+            label: Sample words of this label, or of each of several ([fr, de]: num_samples of each);
+                null draws each word's label from the training split's prior (labelled models).
+            min_length: Sample only words of at least this many characters.
+            exclude: Characters never drawn, e.g. "xqz".
+            suffix: Sample only words that end with these characters.
+            contains: Sample only words that contain these characters, together.
+            only_new: Sample only words that are not in the training split.
+            unique: Never sample the same word twice in one request.
+            beam: Instead of sampling, the this many most probable words (of each label) under the
+                options above, best first, with their log-probabilities (null: sample).
+            max_draws: The budget: words proposed (a beam: prefixes expanded) per word asked for. When it
+                runs out, `predict` prints the words found and which option to relax.
+            exact: Sample exactly the model's distribution restricted to the options; false accepts every
+                masked proposal, which needs fewer draws but favours words the masks cut short
+                (docs/sampling.md).
         """
         super().__init__()
-        if temperature <= 0:
-            raise UsageError(f"--model.temperature must be > 0, got {temperature}")
-        if top_k is not None and top_k < 1:
-            raise UsageError(f"--model.top_k must be at least 1 (or null for all), got {top_k}")
-        if max_length < 1:
-            raise UsageError(f"--model.max_length must be at least 1, got {max_length}")
         self.vocabulary = Vocabulary(vocab)
         self.itos, self.vocab_size = self.vocabulary.itos, len(vocab)
         if labels is not None and (not labels or len(set(labels)) != len(labels)):
@@ -82,15 +103,13 @@ class LanguageModel(L.LightningModule):
             # p(label) for Bayes' rule, from the training split when fit starts (``on_fit_start``), and
             # kept in the checkpoint: a model alone can then classify. Uniform until then.
             self.register_buffer("label_prior", torch.full((self.num_labels,), 1.0 / self.num_labels))
-        unknown = sorted(set(prefix) - set(self.itos[1:]))
-        if unknown:
-            raise UsageError(
-                f"--model.prefix {prefix!r}: {''.join(unknown)!r} not in the vocabulary ({self.vocabulary.summary()})"
-            )
-        if len(prefix) >= max_length:
-            raise UsageError(f"--model.prefix {prefix!r} leaves no room under --model.max_length {max_length}")
         self.temperature, self.top_k, self.prefix = temperature, top_k, prefix
         self.max_length, self.sample_seed = max_length, sample_seed
+        self.label, self.min_length, self.exclude = label, min_length, exclude
+        self.suffix, self.contains, self.only_new, self.unique = suffix, contains, only_new, unique
+        self.beam, self.max_draws, self.exact = beam, max_draws, exact
+        # A sequence model knows its longest word once built: it checks again then.
+        SamplingOptions.from_model(self).check(self, longest=max_length)
         # Every argument of every subclass, as plain values the checkpoint can hold: the
         # optimizer and schedule are code, and the run's config.yaml keeps them.
         self.save_hyperparameters(ignore=["optimizer", "lr_scheduler"])
@@ -118,6 +137,15 @@ class LanguageModel(L.LightningModule):
         if unknown:
             raise UsageError(f"{option}: unknown label {unknown[0]!r}; the model knows {', '.join(self.labels)}")
         return torch.tensor([self.labels.index(name) for name in names], dtype=torch.long, device=self.device)
+
+    def longest_sample(self, max_length: int) -> int:
+        """The longest word sampled under ``max_length``: the same, unless the model has fewer positions."""
+        return max_length
+
+    @property
+    def sample_length(self) -> int:
+        """The longest word ``sample`` draws."""
+        return self.longest_sample(self.max_length)
 
     def next_logits(self, tokens: Tensor, label: Tensor | None = None) -> Tensor:
         """The logits ``(n, V)`` of the character after ``tokens`` ``(n, t)``: the boundary, then a word's start."""
@@ -236,8 +264,14 @@ class LanguageModel(L.LightningModule):
         return self._evaluate(batch, "test")
 
     def sample(self, num: int, seed: int | None = None) -> list[str]:
-        """Sample ``num`` words, each starting with ``prefix``; the same seed gives the same words on a device."""
-        raise NotImplementedError
+        """Sample ``num`` words (of each label asked for) under the model's options.
+
+        The same seed gives the same words on any device. Fewer come back when the budget of draws
+        runs out (``generate`` says which option to relax).
+        """
+        options = SamplingOptions.from_model(self)
+        (result,) = generate(self, [(num, options, self.sample_seed if seed is None else seed)])
+        return [sampled.word for sampled in result.words]
 
     def start_probabilities(self) -> tuple[Tensor, list[str]]:
         """The next character's probabilities after each short context, one row each, and the rows' labels.
@@ -247,15 +281,30 @@ class LanguageModel(L.LightningModule):
         """
         raise NotImplementedError
 
-    def predict_step(self, batch: Tensor, batch_idx: int) -> list[tuple[int, str]]:
-        """Sample the words whose indices are in ``batch``.
+    def predict_step(self, batch: Tensor, batch_idx: int) -> dict[str, Any]:
+        """Sample the words whose indices are in ``batch`` (of each label asked for), for ``SampleWriter``.
 
         The batch's first index offsets the seed, so processes sharing the work draw
-        different words, and one process draws the lecture's words for its seed.
+        different words, and one process draws the lecture's words for its seed. A beam
+        draws nothing: the process with the first index searches, the others return nothing.
         """
         indices = batch.tolist()
-        words = self.sample(len(indices), self.sample_seed + indices[0])
-        return list(zip(indices, words))
+        options = SamplingOptions.from_model(self)
+        if options.beam is not None and indices[0] != 0:
+            return {"words": [], "missing": 0, "advice": None}
+        data = self.trainer.datamodule
+        train = set(data.train_words) if options.only_new and data is not None and data.has_file else None
+        (result,) = generate(self, [(len(indices), options, self.sample_seed + indices[0])], train)
+        # Sorted by (label, index) across processes: each label's words together, in the order asked.
+        part_of = {name: i for i, name in enumerate(options.label or ())}
+        positions: Counter[int] = Counter()
+        words = []
+        for sampled in result.words:
+            part = part_of.get(sampled.label, 0)  # a label drawn from the prior: one part, every label
+            index = positions[part] if options.beam is not None else indices[positions[part]]
+            positions[part] += 1
+            words.append(((part, index), sampled))
+        return {"words": words, "missing": result.missing, "advice": result.advice}
 
     def teardown(self, stage: str) -> None:
         # A process started by multiprocessing (ddp_spawn) ends with os._exit, which skips the

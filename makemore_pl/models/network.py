@@ -17,9 +17,9 @@ from torch import Tensor, nn
 
 from makemore_pl.data.batches import WINDOWS, WORDS
 from makemore_pl.errors import UsageError
+from makemore_pl.generate import SamplingOptions
 from makemore_pl.models.base import LanguageModel
 from makemore_pl.models.decoding import Decoder, Windowed, last_window
-from makemore_pl.models.sampling import sample_batched
 
 
 def adamw(params: Iterable) -> torch.optim.Optimizer:
@@ -75,25 +75,6 @@ class NetworkModel(LanguageModel):
     def build_network(self) -> nn.Module:
         """The network, from the model's arguments: each family's own architecture."""
         raise NotImplementedError
-
-    @property
-    def sample_length(self) -> int:
-        """The longest word ``sample`` draws."""
-        return self.max_length
-
-    def sample(self, num: int, seed: int | None = None) -> list[str]:
-        """Sample ``num`` words at once; the same seed gives the same words on every device.
-
-        The network runs on the model's device; the draws come from a CPU generator, since a
-        CUDA or MPS generator would draw other numbers from the same seed.
-        """
-        generator = torch.Generator().manual_seed(self.sample_seed if seed is None else seed)
-        prefix = self.vocabulary.encode(self.prefix)
-        with self.evaluating():
-            words = sample_batched(
-                self.next_logits, num, prefix, self.sample_length, generator, self.temperature, self.top_k, self.device
-            )
-        return [self.vocabulary.decode(ids) for ids in words]
 
     def start_probabilities(self) -> tuple[Tensor, list[str]]:
         boundary, chars = self.itos[0], range(1, self.vocab_size)
@@ -207,17 +188,12 @@ class SequenceModel(NetworkModel):
         if block_size < 1:
             raise UsageError(f"block_size must be at least 1, got {block_size}")
         self.block_size = block_size
-        if len(self.prefix) >= self.sample_length:
-            # Sampling would return the prefix alone, longer than any word the network has positions for.
-            raise UsageError(
-                f"--model.prefix {self.prefix!r} leaves no room under the longest word this model samples: "
-                f"{self.sample_length} characters, the longest word of the data"
-            )
+        # The options again, now that the longest word is known.
+        SamplingOptions.from_model(self).check(self)
 
-    @property
-    def sample_length(self) -> int:
+    def longest_sample(self, max_length: int) -> int:
         # A word of block_size - 1 characters is the longest whose every position the network has seen.
-        return min(self.max_length, self.block_size - 1)
+        return min(max_length, self.block_size - 1)
 
     def next_logits(self, tokens: Tensor, label: Tensor | None = None) -> Tensor:
         return self.run_network(tokens, label)[:, -1]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -11,7 +11,6 @@ from makemore_pl.data.batches import COUNTED
 from makemore_pl.errors import UsageError
 from makemore_pl.models.base import LanguageModel
 from makemore_pl.models.decoding import Decoder, Windowed, last_window
-from makemore_pl.models.sampling import sample_words
 
 # Rows of a table with more entries than this would not fit in memory: refuse them up front.
 MAX_TABLE_ENTRIES = 200_000_000
@@ -25,6 +24,9 @@ class NGramModel(LanguageModel):
     """
 
     layout = COUNTED
+    # Without constraints, words are drawn one after the other, one character at a time, as the
+    # lecture's loop draws them: its seed gives its names (``generate``).
+    lecture_sampling: ClassVar[bool] = True
 
     def __init__(self, vocab: list[str], context: int = 1, **kwargs: Any) -> None:
         """
@@ -86,15 +88,3 @@ class NGramModel(LanguageModel):
         # table, and the rows right after a word's start beyond.
         prefix = self.itos[0] * (self.context - 1)
         return self.probs_table()[: self.vocab_size], [prefix + c for c in self.itos]
-
-    @torch.no_grad()
-    def sample(self, num: int, seed: int | None = None) -> list[str]:
-        """Sample ``num`` words; the same seed gives the same words on every device.
-
-        Sampling is sequential and the table is small, so it runs on the CPU explicitly,
-        with a CPU generator: no device round trip per character.
-        """
-        generator = torch.Generator().manual_seed(self.sample_seed if seed is None else seed)
-        probs = self.probs_table().cpu()
-        prefix = self.vocabulary.encode(self.prefix)
-        return sample_words(probs, self.itos, self.context, num, generator, self.max_length, self.top_k, prefix)
