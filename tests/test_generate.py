@@ -198,19 +198,21 @@ def todays_sampling(model, num, seed):
 
 @pytest.mark.parametrize("model", every_family()[2:], ids=lambda m: type(m).__name__)
 def test_sampling_without_constraints_keeps_the_words_of_before(model):
-    model = randomised(type(model)(**{**model.hparams, "prefix": "b", "top_k": 3}))
-    # Words of a few characters: the boundary's logit raised at every position.
-    model.network.register_forward_hook(
-        lambda module, args, logits: logits.index_add(-1, END, BONUS.expand_as(logits[..., :1]))
-    )
+    # As initialised: near-uniform logits, words of a few characters, some of them cut at the cap.
+    torch.manual_seed(0)
+    model = type(model)(**{**model.hparams, "prefix": "b", "top_k": 4}).eval()
     before = todays_sampling(model, 40, 11)
     ended = [word for word, finished in before if finished]
-    assert len(ended) >= 30
-    # The words that ended before the cap come first, in order; a word cut at the cap is not drawn.
-    assert model.sample(40, seed=11)[: len(ended)] == ended
-
-
-END, BONUS = torch.tensor([0]), torch.tensor([10.0])
+    assert len(ended) >= 5
+    # The first round is the words of before, in order, less some of those cut at the cap: such a word is
+    # now accepted only with the boundary's probability there (exact max_length).
+    after, matched = model.sample(40, seed=11), 0
+    for word, finished in before:
+        if matched < len(after) and after[matched] == word:
+            matched += 1
+        else:
+            assert not finished, (word, after[matched:])
+    assert matched >= len(ended)
 
 
 def test_the_budget_runs_out_with_the_words_found_and_the_option_to_relax():

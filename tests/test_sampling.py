@@ -65,7 +65,10 @@ def test_every_word_starts_with_the_prefix_and_respects_max_length(name):
 
 def never_ending(model):
     """``model`` with the boundary's logit pushed to -1e4 at every position: its words end only at the length cap."""
-    model.network.register_forward_hook(lambda module, args, logits: logits.index_fill(-1, torch.tensor([0]), -1e4))
+    # On the layer that gives the logits: the decoders that carry their state call it, not the whole network.
+    size = model.vocab_size
+    head = [m for m in model.network.modules() if isinstance(m, torch.nn.Linear) and m.out_features == size][-1]
+    head.register_forward_hook(lambda module, args, logits: logits.index_fill(-1, torch.tensor([0]), -1e4))
     return model
 
 
