@@ -11,7 +11,7 @@ BIN     = $(VENV)/bin
 $(BIN)/makemore-pl: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet "$(TORCH)"
-	$(BIN)/pip install --quiet -e ".[test,data,tune,export]"
+	$(BIN)/pip install --quiet -e ".[test,data,tune,export,serve]"
 	touch $@
 
 setup: $(BIN)/makemore-pl

@@ -27,6 +27,7 @@ from makemore_pl.models.counts import CountNGram
 COMMANDS = {
     "score": ("makemore_pl.score_command:score_main", None),
     "export": ("makemore_pl.export:export_main", "export"),
+    "serve": ("makemore_pl.serve.server:serve_main", "serve"),
 }
 
 DESCRIPTION = (

@@ -1,0 +1,39 @@
+"""What ``GET /info`` says about the served checkpoint: the model, its vocabulary and labels, and its training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from makemore_pl.models.base import LanguageModel
+from makemore_pl.runs import read_checkpoint
+
+
+def model_info(ckpt_path: str | Path, model: LanguageModel) -> dict[str, Any]:
+    """The checkpoint's model (class, parameters, vocabulary, labels, sampling defaults) and training figures."""
+    saved = read_checkpoint(ckpt_path)
+    defaults = {key: model.hparams[key] for key in ("temperature", "top_k", "prefix", "max_length", "sample_seed")}
+    return {
+        "checkpoint": Path(ckpt_path).name,  # its name only: where it lies is the server's business
+        "class": type(model).__name__,
+        # Buffers too: a count table is the whole of a CountNGram, which has no parameters.
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "buffers": sum(b.numel() for b in model.buffers()),
+        "vocabulary": model.itos[1:],
+        "boundary": model.itos[0],
+        "labels": getattr(model, "labels", None),
+        "longest_word": getattr(model, "sample_length", model.max_length),
+        "defaults": defaults,
+        "training": training_figures(saved),
+    }
+
+
+def training_figures(saved: dict[str, Any]) -> dict[str, Any]:
+    """Steps and epochs trained, and the best ``val/nll`` that the run's ModelCheckpoint kept, if it kept one."""
+    epochs = saved.get("loops", {}).get("fit_loop", {}).get("epoch_progress", {}).get("total", {}).get("processed")
+    figures: dict[str, Any] = {"global_step": int(saved.get("global_step", 0)), "epochs": epochs}
+    for state in saved.get("callbacks", {}).values():
+        # Lightning keys a ModelCheckpoint's state by its settings; the state itself names the monitor.
+        if isinstance(state, dict) and state.get("monitor") == "val/nll" and state.get("best_model_score") is not None:
+            figures["best_val_nll"] = round(float(state["best_model_score"]), 4)
+    return figures

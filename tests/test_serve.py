@@ -1,0 +1,227 @@
+"""`makemore-pl serve`: the real server on 127.0.0.1, its API beside predict, bad requests, its page in Chromium."""
+
+import http.client
+import json
+import math
+import threading
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import torch
+from conftest import SERIES, TINY_WORDS, tiny_args
+from test_cli import run_dir
+from test_robust import error_of
+from test_series import printed_words
+
+from makemore_pl.cli import cli_main
+from makemore_pl.data.datamodule import WordsDataModule
+from makemore_pl.serve.apis import SampleAPI, ScoreAPI
+from makemore_pl.serve.backend import load_model
+from makemore_pl.serve.process import healthy, serving
+from makemore_pl.serve.schema import MAX_BODY_BYTES, MAX_SAMPLES, SampleRequest, ScoreRequest
+
+
+def train(folder: Path, name: str, *extra: str) -> Path:
+    """A tiny ``configs/<name>.yaml`` model fitted on TINY_WORDS through the real command: its last checkpoint."""
+    words = folder / "tiny.txt"
+    words.write_text("\n".join(TINY_WORDS) + "\n")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sys.argv", ["makemore-pl"])
+        patch.chdir(folder)
+        cli_main(["fit", *tiny_args(folder, words, name, "--trainer.max_epochs", "3", *extra)])
+    return run_dir(folder, name) / "checkpoints" / "last.ckpt"
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory) -> Path:
+    return train(tmp_path_factory.mktemp("serve"), "transformer")
+
+
+@pytest.fixture(scope="module")
+def server(ckpt) -> str:
+    with serving(ckpt) as url:
+        yield url
+
+
+def call(url: str, path: str, body=None, headers: dict | None = None) -> tuple[int, object]:
+    """``body`` POSTed as JSON (bytes as they are), or a GET without one: the status and the parsed answer."""
+    data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url + path, data, {"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            status, text = response.status, response.read().decode()
+    except urllib.error.HTTPError as e:
+        status, text = e.code, e.read().decode()
+    try:
+        return status, json.loads(text)
+    except json.JSONDecodeError:
+        return status, text
+
+
+def sample(url: str, **body) -> list[str]:
+    status, answer = call(url, "/sample", body)
+    assert status == 200, answer
+    return [w["word"] for w in answer["words"]]
+
+
+def test_the_api_samples_what_predict_prints_for_the_same_seed_and_marks_the_training_words(server, ckpt, capsys):
+    options = {"sample_seed": 7, "temperature": 0.8, "top_k": 6, "prefix": "a"}
+    status, answer = call(server, "/sample", {"num_samples": 12, **options})
+    assert status == 200, answer
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(ckpt.parent)
+        flags = [arg for key, value in options.items() for arg in (f"--model.{key}", str(value))]
+        cli_main(["predict", "--ckpt_path", str(ckpt), "--data.num_samples", "12", *flags])
+    words = [w["word"] for w in answer["words"]]
+    assert words == printed_words(capsys)
+    assert all(word.startswith("a") for word in words)
+    train_words = set(WordsDataModule(path=str(ckpt.parents[4] / "tiny.txt")).split_words()["train"])
+    assert [w["mark"] for w in answer["words"]] == ["train" if w in train_words else "new" for w in words]
+    assert all(w["log_prob"] < 0 for w in answer["words"])
+    # The model's own seed when none is given, as for predict.
+    assert sample(server, num_samples=12, **{**options, "sample_seed": None}) != words
+    assert sample(server, num_samples=12, **options) == words
+
+
+def test_scores_are_the_models_probabilities_character_by_character(server, ckpt):
+    names = ["emma", "ava", "zoey", "lily"]
+    status, answer = call(server, "/score", {"words": names, "per_char": True})
+    assert status == 200, answer
+    model = load_model(ckpt)
+    train_words = set(WordsDataModule(path=str(ckpt.parents[4] / "tiny.txt")).split_words()["train"])
+    for name, score in zip(names, answer["scores"]):
+        # Independently of scoring: the next-character distribution after each prefix, one at a time.
+        ids = [0, *model.vocabulary.encode(name)]
+        with torch.no_grad():
+            surprisal = [
+                -torch.log_softmax(model.next_logits(torch.tensor([ids[: t + 1]]))[0], -1)[nxt].item()
+                for t, nxt in enumerate([*ids[1:], 0])
+            ]
+        assert score["word"] == name and score["in_train"] == (name in train_words)
+        assert score["surprisal"] == pytest.approx(surprisal, abs=1e-4)
+        assert score["nll"] == pytest.approx(sum(surprisal), abs=1e-4)
+        assert score["nats_per_char"] == pytest.approx(sum(surprisal) / (len(name) + 1), abs=1e-4)
+        assert score["perplexity"] == pytest.approx(math.exp(score["nats_per_char"]), rel=1e-5)
+    status, answer = call(server, "/score", {"words": ["emma"]})
+    assert answer["scores"][0]["surprisal"] is None
+
+
+def test_info_and_health_describe_the_checkpoint(server, ckpt):
+    status, info = call(server, "/info")
+    assert status == 200
+    model, saved = load_model(ckpt), torch.load(ckpt, weights_only=True)
+    described = info["model"]
+    assert described["class"] == "Transformer"
+    assert described["parameters"] == sum(p.numel() for p in model.parameters()) > 0
+    assert [described["boundary"], *described["vocabulary"]] == saved["vocab"]
+    assert described["labels"] is None
+    assert described["training"]["global_step"] == saved["global_step"] > 0
+    assert described["training"]["epochs"] == 3
+    (best,) = [s["best_model_score"] for s in saved["callbacks"].values() if s["monitor"] == "val/nll"]
+    assert described["training"]["best_val_nll"] == pytest.approx(float(best), abs=1e-4)
+    assert str(ckpt.parent) not in json.dumps(info)  # the checkpoint's name only, never where it lies
+    assert healthy(server)
+
+
+def oversized(url: str, chunked: bool) -> tuple[int, str]:
+    """A body over the limit, announced by its Content-Length or streamed in chunks without one."""
+    piece = b'{"words": ["' + b"a" * 4000
+    connection = http.client.HTTPConnection(urlsplit(url).netloc, timeout=30)
+    headers = {"Content-Type": "application/json"}
+    if chunked:
+        body = iter([piece] * (MAX_BODY_BYTES // len(piece) + 2))
+        connection.request("POST", "/score", body, headers, encode_chunked=True)
+    else:
+        connection.request("POST", "/score", piece * (MAX_BODY_BYTES // len(piece) + 2), headers)
+    response = connection.getresponse()
+    return response.status, response.read().decode()
+
+
+# Each bad body, and what the one line that answers it must name.
+BAD_SAMPLES = [
+    (b'{"num_samples": 5', "not valid JSON"),
+    (b"[1, 2]", "JSON object"),
+    ({"num_samples": "5"}, "num_samples"),
+    ({"num_samples": 0}, "num_samples"),
+    ({"num_samples": MAX_SAMPLES + 1}, "num_samples"),
+    ({"temperature": 0}, "temperature"),
+    ({"temperature": -1.5}, "temperature"),
+    ({"top_k": 2.5}, "top_k"),
+    ({"prefix": "aQ"}, "prefix"),
+    ({"prefix": 3}, "prefix"),
+    ({"label": "fr"}, "label"),
+    ({"only_new": "yes"}, "only_new"),
+    ({"path": "/etc/passwd"}, "path"),
+]
+BAD_SCORES = [({"words": ["emXma"]}, "words"), ({"words": []}, "words"), ({"words": "emma"}, "words")]
+
+
+def test_bad_requests_get_one_line_naming_the_field_while_good_ones_beside_them_get_their_words(server):
+    seeds = range(12)
+    alone = {seed: sample(server, num_samples=5, sample_seed=seed) for seed in seeds}
+    assert len({tuple(words) for words in alone.values()}) > 1
+
+    health, stop = [], threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            health.append(healthy(server))
+            stop.wait(0.05)
+
+    def good(seed: int) -> bool:
+        return sample(server, num_samples=5, sample_seed=seed) == alone[seed]
+
+    def bad(case) -> tuple[int, object]:
+        (body, named), path = case
+        return call(server, path, body), named
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    cases = [(case, "/sample") for case in BAD_SAMPLES] + [(case, "/score") for case in BAD_SCORES]
+    try:
+        # Fired together, so that bad requests land in the same batches as good ones.
+        with ThreadPoolExecutor(16) as pool:
+            goods = [pool.submit(good, seed) for seed in seeds]
+            bads = [pool.submit(bad, case) for case in cases]
+            sizes = [pool.submit(oversized, server, chunked) for chunked in (False, True)]
+            assert all(future.result() for future in goods)
+            for future in bads:
+                (status, answer), named = future.result()
+                assert status == 422, answer
+                assert named in answer["detail"] and "\n" not in answer["detail"], answer
+            assert [future.result()[0] for future in sizes] == [413, 413]
+    finally:
+        stop.set()
+        watcher.join()
+    assert health and all(health)
+    assert sample(server, num_samples=5, sample_seed=3) == alone[3]  # and it is still up
+
+
+@pytest.mark.parametrize("name", ["bigram", "counts", *SERIES])
+def test_every_model_is_served_from_its_checkpoint_alone(tmp_path, name):
+    ckpt = train(tmp_path, name, "--trainer.max_steps", "2")
+    (tmp_path / "tiny.txt").unlink()  # the checkpoint alone: words are then neither new nor train
+    sampler, scorer = SampleAPI(str(ckpt)), ScoreAPI(str(ckpt))
+    sampler.setup("cpu")
+    scorer.setup("cpu")
+    requests = [SampleRequest(num_samples=3, sample_seed=seed, temperature=0.9) for seed in (1, 2, 1)]
+    requests.append(SampleRequest(prefix="Q"))
+    answers = [sampler.encode_response(r) for r in sampler.predict([sampler.decode_request(r) for r in requests])]
+    words = [[w["word"] for w in answer["words"]] for answer in answers[:3]]
+    assert words[0] == words[2] and all(len(w) == 3 for w in words)
+    assert {w["mark"] for answer in answers[:3] for w in answer["words"]} == {"unknown"}
+    assert answers[3].status_code == 422 and b"prefix" in answers[3].body
+    scored = scorer.encode_response(scorer.predict(ScoreRequest(words=["emma", "ava"], per_char=True)))
+    assert [s["word"] for s in scored["scores"]] == ["emma", "ava"]
+    assert all(math.isfinite(s["nll"]) and len(s["surprisal"]) == len(s["word"]) + 1 for s in scored["scores"])
+
+
+def test_serve_refuses_bad_options_in_one_line(tmp_path, capsys, ckpt):
+    missing = tmp_path / "missing.ckpt"
+    assert "--ckpt_path" in error_of(capsys, ["serve", "--ckpt_path", str(missing)])
+    assert "--port 80" in error_of(capsys, ["serve", "--ckpt_path", str(ckpt), "--port", "80"])
+    assert "--host" in error_of(capsys, ["serve", "--ckpt_path", str(ckpt), "--host", "10.1.2.3"])
