@@ -3,6 +3,8 @@
 import http.client
 import json
 import math
+import os
+import shutil
 import threading
 import urllib.error
 import urllib.request
@@ -13,32 +15,37 @@ from urllib.parse import urlsplit
 import pytest
 import torch
 from conftest import SERIES, TINY_WORDS, tiny_args
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 from test_cli import run_dir
 from test_robust import error_of
 from test_series import printed_words
 
 from makemore_pl.cli import cli_main
 from makemore_pl.data.datamodule import WordsDataModule
+from makemore_pl.runs import load_model
 from makemore_pl.serve.apis import SampleAPI, ScoreAPI
-from makemore_pl.serve.backend import load_model
 from makemore_pl.serve.process import healthy, serving
 from makemore_pl.serve.schema import MAX_BODY_BYTES, MAX_SAMPLES, SampleRequest, ScoreRequest
 
 
 def train(folder: Path, name: str, *extra: str) -> Path:
-    """A tiny ``configs/<name>.yaml`` model fitted on TINY_WORDS through the real command: its last checkpoint."""
+    """``configs/<name>.yaml`` fitted on TINY_WORDS through the real command, at its tiny size: its last checkpoint."""
     words = folder / "tiny.txt"
     words.write_text("\n".join(TINY_WORDS) + "\n")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("sys.argv", ["makemore-pl"])
         patch.chdir(folder)
-        cli_main(["fit", *tiny_args(folder, words, name, "--trainer.max_epochs", "3", *extra)])
+        cli_main(["fit", *tiny_args(folder, words, name, *extra)])
     return run_dir(folder, name) / "checkpoints" / "last.ckpt"
 
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory) -> Path:
-    return train(tmp_path_factory.mktemp("serve"), "transformer")
+    # The bigram: 30 full-batch steps give its characters probabilities far apart, for the page's colours.
+    return train(tmp_path_factory.mktemp("serve"), "bigram", "--trainer.max_epochs", "30")
 
 
 @pytest.fixture(scope="module")
@@ -115,12 +122,12 @@ def test_info_and_health_describe_the_checkpoint(server, ckpt):
     assert status == 200
     model, saved = load_model(ckpt), torch.load(ckpt, weights_only=True)
     described = info["model"]
-    assert described["class"] == "Transformer"
+    assert described["class"] == "NeuralNGram"
     assert described["parameters"] == sum(p.numel() for p in model.parameters()) > 0
     assert [described["boundary"], *described["vocabulary"]] == saved["vocab"]
     assert described["labels"] is None
     assert described["training"]["global_step"] == saved["global_step"] > 0
-    assert described["training"]["epochs"] == 3
+    assert described["training"]["epochs"] == saved["epoch"] + 1  # Lightning counts epochs from 0
     (best,) = [s["best_model_score"] for s in saved["callbacks"].values() if s["monitor"] == "val/nll"]
     assert described["training"]["best_val_nll"] == pytest.approx(float(best), abs=1e-4)
     assert str(ckpt.parent) not in json.dumps(info)  # the checkpoint's name only, never where it lies
@@ -201,9 +208,73 @@ def test_bad_requests_get_one_line_naming_the_field_while_good_ones_beside_them_
     assert sample(server, num_samples=5, sample_seed=3) == alone[3]  # and it is still up
 
 
-@pytest.mark.parametrize("name", ["bigram", "counts", *SERIES])
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium, driven by its chromedriver (as root it needs --no-sandbox)."""
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver):
+        pytest.fail("the page's test needs Debian's browser: apt-get install -y chromium chromium-driver")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in ("--headless", "--no-sandbox", "--disable-gpu", "--window-size=1280,900"):
+        options.add_argument(argument)
+    browser = webdriver.Chrome(options=options, service=Service(driver))
+    yield browser
+    browser.quit()
+
+
+def greenness(colour: str) -> int:
+    """How green a CSS ``rgb(...)``/``rgba(...)`` colour is against red: the page's scale runs red to green."""
+    red, green, *_ = (int(float(part)) for part in colour[colour.index("(") + 1 : -1].split(","))
+    return green - red
+
+
+def test_the_page_samples_marked_names_and_colours_each_character_of_a_scored_name(server, browser):
+    wait = WebDriverWait(browser, 30)
+    browser.get(f"{server}/ui/")
+    wait.until(lambda b: "NeuralNGram" in b.find_element(By.ID, "model").text)
+    for field, value in (("num_samples", "6"), ("sample_seed", "5"), ("prefix", "e")):
+        browser.find_element(By.ID, field).clear()
+        browser.find_element(By.ID, field).send_keys(value)
+    browser.find_element(By.ID, "sample-button").click()
+    wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#words li")) == 6)
+    _, expected = call(server, "/sample", {"num_samples": 6, "sample_seed": 5, "prefix": "e", "temperature": 1.0})
+    items = browser.find_elements(By.CSS_SELECTOR, "#words li")
+    assert [item.get_attribute("data-word") for item in items] == [w["word"] for w in expected["words"]]
+    assert [item.find_element(By.CSS_SELECTOR, ".mark").text for item in items] == [
+        w["mark"] for w in expected["words"]
+    ]
+    assert {w["mark"] for w in expected["words"]} <= {"new", "train"}
+
+    name = browser.find_element(By.ID, "score-input")
+    name.send_keys("emma")
+    browser.find_element(By.ID, "score-button").click()
+    wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#chars .char")) == 5)
+    _, scored = call(server, "/score", {"words": ["emma"], "per_char": True})
+    tiles = browser.find_elements(By.CSS_SELECTOR, "#chars .char")
+    probabilities = [float(tile.get_attribute("data-p")) for tile in tiles]
+    assert probabilities == pytest.approx([math.exp(-s) for s in scored["scores"][0]["surprisal"]], abs=1e-5)
+    assert [tile.find_element(By.TAG_NAME, "b").text for tile in tiles] == ["e", "m", "m", "a", "end"]
+    # The likelier a character, the greener its tile; these five lie far enough apart to tell.
+    colours = [greenness(tile.value_of_css_property("background-color")) for tile in tiles]
+    by_probability = [colour for _, colour in sorted(zip(probabilities, colours))]
+    assert by_probability == sorted(by_probability) and by_probability[0] < by_probability[-1]
+    assert max(probabilities) > 2 * min(probabilities)
+    assert not browser.find_element(By.ID, "posterior").is_displayed()  # no labels: no label to show
+
+    # A character the model has never seen: the server's one line, on the page.
+    name.clear()
+    name.send_keys("emXma")
+    browser.find_element(By.ID, "score-button").click()
+    wait.until(lambda b: b.find_element(By.ID, "score-error").is_displayed())
+    assert "'X' at position 2" in browser.find_element(By.ID, "score-error").text
+    if os.environ.get("MAKEMORE_PL_SCREENSHOT"):
+        browser.save_screenshot(os.environ["MAKEMORE_PL_SCREENSHOT"])
+
+
+@pytest.mark.parametrize("name", ["counts", *SERIES])  # the bigram: the served one above
 def test_every_model_is_served_from_its_checkpoint_alone(tmp_path, name):
-    ckpt = train(tmp_path, name, "--trainer.max_steps", "2")
+    ckpt = train(tmp_path, name, "--trainer.max_epochs", "1", "--trainer.max_steps", "2")
     (tmp_path / "tiny.txt").unlink()  # the checkpoint alone: words are then neither new nor train
     sampler, scorer = SampleAPI(str(ckpt)), ScoreAPI(str(ckpt))
     sampler.setup("cpu")

@@ -15,7 +15,8 @@ from fastapi.responses import JSONResponse
 from litserve.loops import BatchedLoop
 
 from makemore_pl.errors import UsageError
-from makemore_pl.serve.backend import SamplingOptions, generate, load_model, score_words, training_words
+from makemore_pl.runs import load_model, training_words
+from makemore_pl.serve.backend import SamplingOptions, generate, score_words
 from makemore_pl.serve.schema import SampleRequest, ScoreRequest
 
 
