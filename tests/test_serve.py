@@ -3,7 +3,6 @@
 import http.client
 import json
 import math
-import os
 import shutil
 import threading
 import urllib.error
@@ -268,8 +267,6 @@ def test_the_page_samples_marked_names_and_colours_each_character_of_a_scored_na
     browser.find_element(By.ID, "score-button").click()
     wait.until(lambda b: b.find_element(By.ID, "score-error").is_displayed())
     assert "'X' at position 2" in browser.find_element(By.ID, "score-error").text
-    if os.environ.get("MAKEMORE_PL_SCREENSHOT"):
-        browser.save_screenshot(os.environ["MAKEMORE_PL_SCREENSHOT"])
 
 
 @pytest.mark.parametrize("name", ["counts", *SERIES])  # the bigram: the served one above
