@@ -16,7 +16,8 @@ from litserve.loops import BatchedLoop
 
 from makemore_pl.errors import UsageError
 from makemore_pl.runs import load_model, training_words
-from makemore_pl.serve.backend import SamplingOptions, generate, score_words
+from makemore_pl.scoring import score_words
+from makemore_pl.serve.backend import SamplingOptions, generate
 from makemore_pl.serve.schema import SampleRequest, ScoreRequest
 
 
@@ -90,7 +91,7 @@ class ScoreAPI(ls.LitAPI):
         try:
             return score_words(self.model, request.words, self.train_words, per_char=request.per_char)
         except UsageError as e:
-            raise HTTPException(422, field_message(e)) from None
+            raise HTTPException(422, f"words: {e}") from None
 
     def encode_response(self, scores: list) -> dict:
         return {"scores": [asdict(score) for score in scores]}

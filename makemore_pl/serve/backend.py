@@ -1,20 +1,16 @@
-"""INTERIM: what the server needs from generate.py and scoring.py (CONTRACT.md 4-5).
+"""INTERIM: what the server needs from generate.py (CONTRACT.md 4).
 
 Until those land, sampling goes through today's ``model.sample`` (temperature, top-k, a prefix,
-a length cap) and scoring through a direct NLL. This module goes when they land.
+a length cap). This module goes when it lands.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-import torch
-import torch.nn.functional as F
-
-from makemore_pl.data.batches import WORDS
 from makemore_pl.errors import UsageError
 from makemore_pl.models.base import LanguageModel
+from makemore_pl.scoring import score_words
 
 
 @dataclass(frozen=True)
@@ -79,41 +75,3 @@ def generate(
         scores = score_words(model, words)
         results.append(SampleResult([Sampled(w, None, -s.nll, 1) for w, s in zip(words, scores)], 0, None))
     return results
-
-
-@dataclass
-class WordScore:
-    word: str
-    nll: float
-    nats_per_char: float
-    perplexity: float
-    in_train: bool | None
-    label: str | None
-    posterior: dict[str, float] | None
-    surprisal: list[float] | None
-
-
-@torch.no_grad()
-def score_words(
-    model: LanguageModel, words: list[str], train_words: set[str] | None = None, per_char: bool = False
-) -> list[WordScore]:
-    for i, word in enumerate(words):
-        for j, char in enumerate(word):
-            if char not in model.vocabulary.stoi:
-                raise UsageError(f"words[{i}] {word!r}: character {char!r} at position {j} is not in the vocabulary")
-    length = max(map(len, words)) + 1
-    if model.layout == WORDS and length > model.block_size and model.position_table:
-        raise UsageError(f"a word of {length - 1} characters: the model reads at most {model.block_size - 1}")
-    x, y = model.vocabulary.encode_padded(words, length)
-    with model.evaluating():
-        logp = F.log_softmax(model.word_logits(x.to(model.device)).float(), -1).cpu()
-    picked = logp.gather(-1, y.clamp_min(0)[..., None])[..., 0]
-    rows = [picked[i, : len(w) + 1].tolist() for i, w in enumerate(words)]
-    scores = []
-    for word, row in zip(words, rows):
-        nll = -sum(row)
-        per = nll / len(row)
-        in_train = None if train_words is None else word in train_words
-        surprisal = [-v for v in row] if per_char else None
-        scores.append(WordScore(word, nll, per, math.exp(per), in_train, None, None, surprisal))
-    return scores
