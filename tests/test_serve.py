@@ -22,28 +22,36 @@ from test_cli import run_dir
 from test_series import printed_words
 
 from makemore_pl.cli import cli_main
-from makemore_pl.data.datamodule import WordsDataModule
-from makemore_pl.runs import load_model
+from makemore_pl.runs import load_model, training_words
 from makemore_pl.serve.apis import SampleAPI, ScoreAPI
 from makemore_pl.serve.process import healthy, serving
 from makemore_pl.serve.schema import MAX_BODY_BYTES, MAX_SAMPLES, SampleRequest, ScoreRequest
 
 
-def train(folder: Path, name: str, *extra: str) -> Path:
-    """``configs/<name>.yaml`` fitted on TINY_WORDS through the real command, at its tiny size: its last checkpoint."""
+def ending(word: str) -> str:
+    """The label of a word in the served model's file: whether it ends in an "a"."""
+    return "a" if word.endswith("a") else "other"
+
+
+def train(folder: Path, name: str, *extra: str, labelled: bool = False) -> Path:
+    """``configs/<name>.yaml`` fitted on TINY_WORDS through the real command, at its tiny size: its last checkpoint.
+
+    Labelled, each line is ``word<TAB>label`` with the word's ``ending``.
+    """
     words = folder / "tiny.txt"
-    words.write_text("\n".join(TINY_WORDS) + "\n")
+    words.write_text("".join(f"{word}\t{ending(word)}\n" if labelled else f"{word}\n" for word in TINY_WORDS))
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("sys.argv", ["makemore-pl"])
         patch.chdir(folder)
-        cli_main(["fit", *tiny_args(folder, words, name, *extra)])
+        cli_main(["fit", *tiny_args(folder, words, name, "--data.labelled", str(labelled).lower(), *extra)])
     return run_dir(folder, name) / "checkpoints" / "last.ckpt"
 
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory) -> Path:
-    # The bigram: 30 full-batch steps give its characters probabilities far apart, for the page's colours.
-    return train(tmp_path_factory.mktemp("serve"), "bigram", "--trainer.max_epochs", "30")
+    # A labelled bigram: 30 full-batch steps give its characters probabilities far apart, for the
+    # page's colours, and its two labels posteriors far apart ("emma" ends in an "a").
+    return train(tmp_path_factory.mktemp("serve"), "bigram", "--trainer.max_epochs", "30", labelled=True)
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +92,7 @@ def test_the_api_samples_what_predict_prints_for_the_same_seed_and_marks_the_tra
     words = [w["word"] for w in answer["words"]]
     assert words == printed_words(capsys)
     assert all(word.startswith("a") for word in words)
-    train_words = set(WordsDataModule(path=str(ckpt.parents[4] / "tiny.txt")).split_words()["train"])
+    train_words = training_words(ckpt)
     assert [w["mark"] for w in answer["words"]] == ["train" if w in train_words else "new" for w in words]
     assert all(w["log_prob"] < 0 for w in answer["words"])
     # The model's own seed when none is given, as for predict.
@@ -97,19 +105,29 @@ def test_scores_are_the_models_probabilities_character_by_character(server, ckpt
     status, answer = call(server, "/score", {"words": names, "per_char": True})
     assert status == 200, answer
     model = load_model(ckpt)
-    train_words = set(WordsDataModule(path=str(ckpt.parents[4] / "tiny.txt")).split_words()["train"])
+    prior = model.label_prior / model.label_prior.sum()
     for name, score in zip(names, answer["scores"]):
-        # Independently of scoring: the next-character distribution after each prefix, one at a time.
+        # Independently of scoring: each label's next-character distribution after each prefix, one at a
+        # time, multiplied out, and Bayes' rule over the labels by hand.
         ids = [0, *model.vocabulary.encode(name)]
         with torch.no_grad():
-            surprisal = [
-                -torch.log_softmax(model.next_logits(torch.tensor([ids[: t + 1]]))[0], -1)[nxt].item()
-                for t, nxt in enumerate([*ids[1:], 0])
+            likelihood = [
+                math.prod(
+                    torch.softmax(model.next_logits(torch.tensor([ids[: t + 1]]), torch.tensor([label]))[0], -1)[nxt]
+                    for t, nxt in enumerate([*ids[1:], 0])
+                ).item()
+                for label in range(model.num_labels)
             ]
-        assert score["word"] == name and score["in_train"] == (name in train_words)
-        assert score["surprisal"] == pytest.approx(surprisal, abs=1e-4)
-        assert score["nll"] == pytest.approx(sum(surprisal), abs=1e-4)
-        assert score["nats_per_char"] == pytest.approx(sum(surprisal) / (len(name) + 1), abs=1e-4)
+        joint = [float(p) * q for p, q in zip(prior, likelihood)]
+        assert score["word"] == name and score["in_train"] == (name in training_words(ckpt))
+        assert score["nll"] == pytest.approx(-math.log(sum(joint)), abs=1e-4)
+        assert score["posterior"] == pytest.approx(
+            {"a": joint[0] / sum(joint), "other": joint[1] / sum(joint)}, abs=1e-6
+        )
+        assert score["label"] == max(score["posterior"], key=score["posterior"].get)
+        assert sum(score["surprisal"]) == pytest.approx(score["nll"], abs=1e-4)
+        assert len(score["surprisal"]) == len(name) + 1
+        assert score["nats_per_char"] == pytest.approx(score["nll"] / (len(name) + 1), abs=1e-4)
         assert score["perplexity"] == pytest.approx(math.exp(score["nats_per_char"]), rel=1e-5)
     status, answer = call(server, "/score", {"words": ["emma"]})
     assert answer["scores"][0]["surprisal"] is None
@@ -123,7 +141,7 @@ def test_info_and_health_describe_the_checkpoint(server, ckpt):
     assert described["class"] == "NeuralNGram"
     assert described["parameters"] == sum(p.numel() for p in model.parameters()) > 0
     assert [described["boundary"], *described["vocabulary"]] == saved["vocab"]
-    assert described["labels"] is None
+    assert described["labels"] == ["a", "other"] == model.labels
     assert described["training"]["global_step"] == saved["global_step"] > 0
     assert described["training"]["epochs"] == saved["epoch"] + 1  # Lightning counts epochs from 0
     (best,) = [s["best_model_score"] for s in saved["callbacks"].values() if "best_model_score" in s and s["monitor"]]
@@ -258,7 +276,12 @@ def test_the_page_samples_marked_names_and_colours_each_character_of_a_scored_na
     by_probability = [colour for _, colour in sorted(zip(probabilities, colours))]
     assert by_probability == sorted(by_probability) and by_probability[0] < by_probability[-1]
     assert max(probabilities) > 2 * min(probabilities)
-    assert not browser.find_element(By.ID, "posterior").is_displayed()  # no labels: no label to show
+    # The label the model finds most likely, and every label's share.
+    posterior = scored["scores"][0]["posterior"]
+    best = max(posterior, key=posterior.get)
+    assert browser.find_element(By.ID, "label-best").text == f"{best} ({round(100 * posterior[best])}%)"
+    bars = browser.find_elements(By.CSS_SELECTOR, "#label-bars li")
+    assert [bar.get_attribute("data-label") for bar in bars] == sorted(posterior, key=posterior.get, reverse=True)
 
     # A character the model has never seen: the server's one line, on the page.
     name.clear()
