@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import platform
 import statistics
 import tempfile
@@ -111,7 +112,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, help="Seconds per level of clients (default 10, --quick 2).")
     parser.add_argument("--num_samples", type=int, default=20, help="Words per request.")
     parser.add_argument("--quick", action="store_true", help="The count bigram and 2 s per level.")
+    parser.add_argument("--threads", type=int, help="torch threads, here and in the workers (1 on a shared machine).")
     args = parser.parse_args()
+    if args.threads:
+        # The server's workers read it when they import torch.
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)
+        torch.set_num_threads(args.threads)
     seconds = args.seconds or (2 if args.quick else 10)
     with tempfile.TemporaryDirectory() as workdir:
         ckpt = args.ckpt_path or trained(Path(workdir), args.quick)

@@ -31,10 +31,15 @@ function el(tag, className, text) {
 
 async function loadInfo() {
   const { model } = await call("/info");
-  const figures = [`<b>${model.class}</b>`, `${model.parameters.toLocaleString()} parameters`];
+  // A count model has no parameters: its table (buffers) is the model.
+  const size = model.parameters ? `${model.parameters.toLocaleString()} parameters` : `${model.buffers.toLocaleString()} counts`;
+  const figures = [size];
   if (model.training.best_val_nll !== undefined) figures.push(`val/nll ${model.training.best_val_nll.toFixed(4)}`);
-  figures.push(`${model.training.global_step.toLocaleString()} steps`, `${model.vocabulary.length} characters`);
-  $("model").innerHTML = figures.join(" · ");
+  if (model.training.global_step) figures.push(`${model.training.global_step.toLocaleString()} steps`);
+  figures.push(`${model.vocabulary.length} characters`);
+  if (model.labels) figures.push(`${model.labels.length} labels`);
+  const header = $("model");
+  header.replaceChildren(el("b", "", model.class), ` · ${figures.join(" · ")}`);
   $("temperature").value = model.defaults.temperature;
   $("temperature-value").textContent = Number(model.defaults.temperature).toFixed(2);
   $("max_length").placeholder = Math.min(model.defaults.max_length, model.longest_word);
