@@ -9,6 +9,7 @@ import pytest
 import torch
 from conftest import tiny_args
 from test_decoding import every_family, randomised
+from test_labels import PAIRS
 from test_robust import error_of
 
 from makemore_pl.cli import cli_main
@@ -315,3 +316,26 @@ def test_predict_prints_the_constrained_words_the_draws_and_what_to_relax(tmp_pa
     assert len(out.splitlines()) == 3 and "log-probabilities, best first" in err
     message = error_of(capsys, [*args, "--model.beam", "0"])
     assert message == "makemore-pl: error: --model.beam must be at least 1 (or null to sample), got 0"
+
+
+@pytest.mark.parametrize("name", ["counts", "gru"])
+def test_predict_samples_each_label_asked_for_or_from_the_prior_through_the_cli(tmp_path, name, capsys):
+    path = tmp_path / "labelled.tsv"
+    path.write_text("".join(f"{word}\t{label}\n" for word, label in PAIRS))
+    args = tiny_args(tmp_path, path, name, "--data.labelled", "true")
+    cli_main(["fit", *args, "--trainer.max_epochs", "1"])
+    ckpt = next((tmp_path / "logs").rglob("last.ckpt"))
+    predict = ["predict", *args, "--ckpt_path", str(ckpt), "--data.num_samples", "3"]
+    capsys.readouterr()
+    cli_main([*predict, "--model.label", "[b,a]", "--model.min_length", "2"])
+    lines = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert [label for _, label in lines] == ["b"] * 3 + ["a"] * 3 and all(len(word) >= 2 for word, _ in lines)
+    cli_main(predict)  # each word's label drawn from the training split's prior
+    lines = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 3 and all(label in ("a", "b") for _, label in lines)
+    cli_main([*predict, "--model.beam", "2", "--model.label", "a", "--model.suffix", "a"])
+    lines = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 2 and all(word.endswith("a") and label == "a" for word, label in lines)
+    assert "--model.label: unknown label 'c'; the model knows a, b" in error_of(
+        capsys, [*predict, "--model.label", "c"]
+    )
