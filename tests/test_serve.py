@@ -90,7 +90,8 @@ def test_the_api_samples_what_predict_prints_for_the_same_seed_and_marks_the_tra
         flags = [arg for key, value in options.items() for arg in (f"--model.{key}", str(value))]
         cli_main(["predict", "--ckpt_path", str(ckpt), "--data.num_samples", "12", *flags])
     words = [w["word"] for w in answer["words"]]
-    assert words == printed_words(capsys)
+    # A labelled model's predict prints each word's label beside it, drawn from the training prior.
+    assert [f"{w['word']}\t{w['label']}" for w in answer["words"]] == printed_words(capsys)
     assert all(word.startswith("a") for word in words)
     train_words = training_words(ckpt)
     assert [w["mark"] for w in answer["words"]] == ["train" if w in train_words else "new" for w in words]

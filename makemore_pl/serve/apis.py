@@ -15,9 +15,9 @@ from fastapi.responses import JSONResponse
 from litserve.loops import BatchedLoop
 
 from makemore_pl.errors import UsageError
+from makemore_pl.generate import SamplingOptions, generate
 from makemore_pl.runs import load_model, training_words
 from makemore_pl.scoring import score_words
-from makemore_pl.serve.backend import SamplingOptions, generate
 from makemore_pl.serve.schema import SampleRequest, ScoreRequest
 
 
@@ -52,6 +52,8 @@ class SampleAPI(ls.LitAPI):
             options.check(self.model)
         except UsageError as e:
             return Refused(field_message(e))
+        if options.only_new and self.train_words is None:
+            return Refused("only_new needs the training words, and the words file of the checkpoint's run is not here")
         seed = self.model.sample_seed if request.sample_seed is None else request.sample_seed
         return request.num_samples, options, seed
 

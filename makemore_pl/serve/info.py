@@ -22,7 +22,7 @@ def model_info(ckpt_path: str | Path, model: LanguageModel) -> dict[str, Any]:
         "vocabulary": model.itos[1:],
         "boundary": model.itos[0],
         "labels": getattr(model, "labels", None),
-        "longest_word": getattr(model, "sample_length", model.max_length),
+        "longest_word": model.longest_sample(model.max_length),
         "defaults": defaults,
         "training": training_figures(saved),
     }
