@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 # The options a request may set beyond today's temperature, top_k, prefix and max_length: with none of
 # them set, an n-gram keeps the lecture's sequential loop (see ``_Request.lecture``).
 CONSTRAINTS = ("label", "min_length", "exclude", "suffix", "contains", "only_new", "unique", "beam")
-# At most this many proposals of one request in one round of draws: bounds the decoder's memory.
+# At most this many proposals of one request in a round after the first (which proposes the words
+# asked for): bounds the decoder's memory when few proposals are accepted.
 MAX_ROUND = 4096
 # Prefixes the beam search expands in one call of the network.
 BEAM_BATCH = 64
@@ -285,10 +286,10 @@ class _Request:
             elif proposed == 0:
                 size = part.missing  # all at once: without constraints, the words of sampling before them
             elif found == 0:
-                size = 4 * proposed  # nothing accepted yet: try four times as many
-            else:
-                size = math.ceil(1.2 * part.missing * proposed / found)  # as many as the acceptance rate asks
-            sizes.append(max(0, min(size, part.budget - part.proposed, MAX_ROUND)))
+                size = min(4 * proposed, MAX_ROUND)  # nothing accepted yet: try four times as many
+            else:  # as many as the acceptance rate asks
+                size = min(math.ceil(1.2 * part.missing * proposed / found), MAX_ROUND)
+            sizes.append(max(0, min(size, part.budget - part.proposed)))
         labels = []
         for part, size in zip(self.parts, sizes):
             if part.label is not None:

@@ -84,7 +84,7 @@ class LanguageModel(L.LightningModule):
             contains: Sample only words that contain these characters, together.
             only_new: Sample only words that are not in the training split.
             unique: Never sample the same word twice in one request.
-            beam: Instead of sampling, the this many most probable words (of each label) under the
+            beam: Instead of sampling, this many of the most probable words (of each label) under the
                 options above, best first, with their log-probabilities (null: sample).
             max_draws: The budget: words proposed (a beam: prefixes expanded) per word asked for. When it
                 runs out, `predict` prints the words found and which option to relax.
