@@ -81,6 +81,20 @@ def test_the_split_is_by_word_with_every_label_in_every_split(labelled_file):
     assert data.train_label_counts.tolist() == [sum(lab == wanted for _, lab in splits["train"]) for wanted in "ab"]
 
 
+def test_known_labels_join_the_files_with_no_words_and_no_split_to_fill(tmp_path, labelled_file):
+    # What --init_from sets: a label only the checkpoint knows joins the sorted labels, with no words.
+    data = WordsDataModule(str(labelled_file), labelled=True, known_labels=["b", "0", "c"])
+    assert data.labels == ["0", "a", "b", "c"]
+    splits = data.split_pairs()  # "0" and "c" have no words to be in the splits, and need none
+    assert {label for pairs in splits.values() for _, label in pairs} == {"a", "b"}
+    data.setup()
+    counts = data.train_label_counts
+    assert counts[[0, 3]].tolist() == [0, 0] and counts[[1, 2]].min() > 0
+    plain = tmp_path / "plain.txt"
+    plain.write_text("emma\nava\n")
+    assert WordsDataModule(str(plain), known_labels=["a"]).labels is None  # unlabelled words stay unlabelled
+
+
 def test_a_label_too_small_for_the_split_is_refused_naming_it_and_its_count(tmp_path, labelled_file, capsys):
     labelled_file.write_text(labelled_file.read_text() + "zed\tz\nzoro\tz\n")
     with pytest.raises(UsageError, match="label 'z' has 2 words, too few to be in the train, val and test"):

@@ -45,6 +45,7 @@ class WordsDataModule(L.LightningDataModule):
         sha256: str | None = NAMES_SHA256,
         labelled: bool = False,
         known_vocab: list[str] | None = None,
+        known_labels: list[str] | None = None,
     ) -> None:
         """A text file with one word per line, served as (context, next character) examples.
 
@@ -70,6 +71,9 @@ class WordsDataModule(L.LightningDataModule):
                 on the label (a folder of ``<label>.txt`` files is labelled by its layout without it).
             known_vocab: The vocabulary of the checkpoint that `--init_from` fine-tunes (it sets this):
                 the data's vocabulary is then the union, so the model keeps every character it knows.
+            known_labels: The labels of the labelled checkpoint that `--init_from` fine-tunes (it sets this):
+                the labels of labelled words are then the union, so the model keeps every label it knows, also
+                one without words here. Unlabelled words have no labels whatever it says.
         """
         super().__init__()
         self.save_hyperparameters()
@@ -104,6 +108,7 @@ class WordsDataModule(L.LightningDataModule):
             )
         self.labelled = labelled
         self.known_vocab = known_vocab or []
+        self.known_labels = known_labels or []
         self.splits: dict[str, list[str]] = {}
         # Each split's words' label ids, beside ``splits``, for labelled data.
         self.split_labels: dict[str, torch.Tensor] = {}
@@ -146,8 +151,14 @@ class WordsDataModule(L.LightningDataModule):
 
     @cached_property
     def labels(self) -> list[str] | None:
-        """The labels of the words, sorted, linked to the model like the vocabulary; None for unlabelled words."""
-        return None if self.pairs is None else sorted({label for _, label in self.pairs})
+        """The labels of the words, sorted, linked to the model like the vocabulary; None for unlabelled words.
+
+        With ``known_labels``, the sorted union: a label only the checkpoint knows has no words in any
+        split (``split_pairs`` asks every split for the file's labels alone).
+        """
+        if self.pairs is None:
+            return None
+        return sorted({label for _, label in self.pairs} | set(self.known_labels))
 
     @property
     def has_file(self) -> bool:
@@ -194,7 +205,7 @@ class WordsDataModule(L.LightningDataModule):
         return max(n_val, self.val_fraction > 0), max(n_test, self.test_fraction > 0)
 
     def split_pairs(self) -> dict[str, list[Pair]]:
-        """The labelled split: by word, stratified by label, every label in every split.
+        """The labelled split: by word, stratified by label, every label of the file in every split.
 
         A word is the unit, as in the unlabelled split: a word under two labels ("maria" in es and
         it) goes to one split with all its labels, so no test word was seen in training under another
@@ -218,6 +229,8 @@ class WordsDataModule(L.LightningDataModule):
             cuts = {"val": order[:n_val], "test": order[n_val : n_val + n_test], "train": order[n_val + n_test :]}
             for split, index in cuts.items():
                 splits[split] += [(words[i], other) for i in index for other in labels_of[words[i]]]
+        # The file's labels (``sizes``), not ``labels``: one that only the checkpoint knows (``known_labels``)
+        # has no words to share out, and has none in any split.
         for split, fraction in (("train", 1.0), ("val", self.val_fraction), ("test", self.test_fraction)):
             missing = sorted(set(sizes) - {label for _, label in splits[split]}) if fraction > 0 else []
             if missing:
