@@ -232,8 +232,12 @@ class LanguageModel(L.LightningModule):
         """``<stage>/nll/<label>`` and, for the words to classify, ``test/accuracy``: exact, as ``nll`` is."""
         assert self.labels is not None and labels.totals is not None
         sums = row_losses.new_zeros(self.num_labels).index_add_(0, labels.ids, row_losses)
-        for name, value in zip(self.labels, sums / labels.totals):
-            self.log(f"{stage}/nll/{name}", value, on_epoch=True, reduce_fx="sum", sync_dist=True)
+        # A label without words in the split (one that only a fine-tuned checkpoint knows) has no mean
+        # to log, not a NaN. The totals are the whole split's, so every process skips the same labels.
+        present = (labels.totals > 0).tolist()
+        for name, value, there in zip(self.labels, sums / labels.totals, present):
+            if there:
+                self.log(f"{stage}/nll/{name}", value, on_epoch=True, reduce_fx="sum", sync_dist=True)
         if labels.classify is not None:
             words = labels.classify
             right = words.labels.gather(1, self.classify(words.x, words.y)[:, None]).sum()
