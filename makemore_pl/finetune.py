@@ -20,8 +20,13 @@ the vocabulary is the same whatever list came first. So a known character may mo
   known rows; a count table gives new characters no counts, and the checkpoint's counts stay as the
   prior that the new list's counts add to.
 
-Labels grow the same way (``item_map``): a labelled network's label table keeps the rows of the labels
-the checkpoint knows, and a new label starts at the mean of the known rows.
+Labels grow the same way (``item_map``): the data's labels are the sorted union of the checkpoint's and
+the new list's (``WordsDataModule.known_labels``), so a label the new list lacks stays, and the model
+can still sample words of it. A labelled network's label table keeps the rows of the labels
+the checkpoint knows, and a new label starts at the mean of the known rows; a labelled n-gram's
+per-label tables keep the known labels' and give a new label nothing. A label without words in the
+new list gets prior 0 (``label_prior``, estimated again from the training split) and no per-label
+metric.
 """
 
 from __future__ import annotations

@@ -121,7 +121,7 @@ def read_init_checkpoint(path: str) -> dict[str, Any]:
 
 
 def _init_config(path: str, args: list[str]) -> dict[str, Any]:
-    """What ``--init_from path`` adds after the configs: the checkpoint's architecture and vocabulary.
+    """What ``--init_from path`` adds after the configs: the checkpoint's architecture, vocabulary and labels.
 
     Its model class must be the configs' (when they name one), and an architecture option on the
     command line must agree with the checkpoint's. Training and sampling options stay the configs'
@@ -139,8 +139,11 @@ def _init_config(path: str, args: list[str]) -> dict[str, Any]:
     architecture = {key: value for key, value in hparams.items() if key[0] != "_" and key not in skip}
     for key, value in architecture.items():
         _refuse_conflict(args, (f"--model.{key}", f"--model.init_args.{key}"), value, path)
-    # The data's vocabulary becomes the union with the checkpoint's (WordsDataModule.known_vocab).
+    # The data's vocabulary becomes the union with the checkpoint's (WordsDataModule.known_vocab), and
+    # so do labelled words' labels (known_labels; unlabelled words meet finetune.start_from's refusal).
     data: dict[str, Any] = {"known_vocab": list(saved["vocab"])}
+    if hparams.get("labels") is not None:
+        data["known_labels"] = list(hparams["labels"])
     if "context" in hparams:  # a window or n-gram model reads that many characters
         _refuse_conflict(args, ("--data.context",), hparams["context"], path)
         data["context"] = hparams["context"]

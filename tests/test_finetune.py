@@ -6,12 +6,14 @@ import pytest
 import torch
 import yaml
 from conftest import SERIES, TINY_WORDS, tiny_args
+from test_cli import run_dir
 
 from makemore_pl import GRU, finetune
 from makemore_pl.cli import MakemoreCLI, cli_main, run_cli
 from makemore_pl.data.batches import WORDS
 from makemore_pl.data.datamodule import WordsDataModule
 from makemore_pl.data.vocab import Vocabulary
+from makemore_pl.errors import UsageError
 
 # A new list: accented letters the checkpoint never saw, a 'j' that lands among the known letters
 # (so they move), and no 'k', 'w' or 'x' (which stay in the vocabulary).
@@ -30,9 +32,9 @@ def new_file(tmp_path: Path) -> Path:
     return path
 
 
-def quick_base(tmp_path: Path, words: Path, name: str) -> Path:
+def quick_base(tmp_path: Path, words: Path, name: str, *extra: str) -> Path:
     """A checkpoint of ``configs/<name>.yaml`` after 2 steps on ``words``, without the config's callbacks and logs."""
-    quiet = ["--trainer.max_steps", "2", "--trainer.limit_val_batches", "0", "--trainer.logger", "false"]
+    quiet = ["--trainer.max_steps", "2", "--trainer.limit_val_batches", "0", "--trainer.logger", "false", *extra]
     cli = run_cli(MakemoreCLI, ["fit", *tiny_args(tmp_path, words, name, *quiet), "--trainer.callbacks=[]"])
     cli.trainer.save_checkpoint(tmp_path / f"{name}.ckpt")
     return tmp_path / f"{name}.ckpt"
@@ -158,7 +160,7 @@ def test_a_position_table_is_kept_and_a_longer_word_refused(tmp_path, tiny_file,
 
 
 def test_labels_grow_like_the_vocabulary():
-    # The data side of labelled words is another change's; the remapping is tested on the models.
+    # The remapping on the models; through the command line, with the data's labels, below.
     old = GRU([".", "a", "b", "c"], labels=["de", "fr"], embedding=4, hidden=8)
     new = GRU(Vocabulary.from_words(["abé"], old.itos).itos, labels=["de", "en", "fr"], embedding=4, hidden=8)
     with torch.no_grad():
@@ -167,3 +169,66 @@ def test_labels_grow_like_the_vocabulary():
     table, known = state["network.tokens.labels.weight"], old.network.tokens.labels.weight
     assert torch.equal(table[[0, 2]], known) and torch.allclose(table[1], known.mean(0))
     new.load_state_dict(state)
+    # Called directly with labels that lack one of the checkpoint's, grow_state refuses: the CLI keeps them.
+    fewer = GRU(new.itos, labels=["de", "en"], embedding=4, hidden=8)
+    with pytest.raises(UsageError, match=r"the data's labels lacks \['fr'\], which the checkpoint knows"):
+        finetune.grow_state(fewer, old.state_dict(), old.itos, old.labels)
+
+
+def write_labelled(path: Path, words: list[str], label_of) -> Path:
+    path.write_text("".join(f"{word}\t{label_of(word)}\n" for word in words))
+    return path
+
+
+# The tiny words labelled a, e or x by their last letter; the new list brings no word of "a", and a new "n".
+def base_label(word: str) -> str:
+    return word[-1] if word[-1] in "ae" else "x"
+
+
+def new_label(word: str) -> str:
+    return "e" if word[-1] in "eé" else "x" if word[-1] in "ls" else "n"
+
+
+@pytest.mark.parametrize("name", ["gru", "counts"])
+def test_a_label_the_new_list_lacks_stays_and_still_samples(tmp_path, name, capsys):
+    base_file = write_labelled(tmp_path / "base.tsv", TINY_WORDS, base_label)
+    new = write_labelled(tmp_path / "new.tsv", NEW_WORDS, new_label)
+    ckpt = quick_base(tmp_path, base_file, name, "--data.labelled", "true")
+    base = torch.load(ckpt, weights_only=True)
+    # No weight decay: then a label without words, which gets no gradient, keeps its row through training.
+    still = ["--model.optimizer.init_args.weight_decay", "0"] if name == "gru" else []
+    fit = ["fit", *tiny_args(tmp_path, new, name, "--data.labelled", "true", "--trainer.max_epochs", "1", *still)]
+    cli = run_cli(MakemoreCLI, [*fit, "--init_from", str(ckpt)])
+    run = run_dir(tmp_path, name)
+    last = run / "checkpoints" / "last.ckpt"
+    tuned = torch.load(last, weights_only=True)
+    assert base["labels"] == ["a", "e", "x"] and tuned["labels"] == cli.model.labels == ["a", "e", "n", "x"]
+    assert yaml.safe_load((run / "config.yaml").read_text())["data"]["known_labels"] == ["a", "e", "x"]
+    state, known = tuned["state_dict"], base["state_dict"]
+    if name == "gru":
+        assert torch.equal(state["network.tokens.labels.weight"][0], known["network.tokens.labels.weight"][0])
+    else:  # the checkpoint's counts of "a", re-indexed to the grown vocabulary, and nothing added
+        kept = finetune.token_map(base["vocab"], tuned["vocab"])
+        assert torch.equal(state["label_counts"][0][kept][:, kept], known["label_counts"][0])
+    assert state["label_prior"][0] == 0 and state["label_prior"].sum().item() == pytest.approx(1)
+    # No words of "a" to evaluate: no nll of its own, and nothing NaN; test reads the run's config.yaml.
+    tested = run_cli(MakemoreCLI, ["test", "--ckpt_path", str(last)]).trainer.callback_metrics
+    metrics = {**cli.trainer.callback_metrics, **tested}
+    assert {"val/nll/e", "val/nll/n", "test/nll/x", "test/accuracy"} <= set(metrics)
+    assert not {"val/nll/a", "test/nll/a"} & set(metrics)
+    assert all(torch.isfinite(value).all() for value in metrics.values()), metrics
+    capsys.readouterr()
+    run_cli(MakemoreCLI, ["predict", "--ckpt_path", str(last), "--model.label", "a", "--data.num_samples", "3"])
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and all(line.endswith("\ta") and len(line) > 2 for line in lines), lines
+
+
+def test_a_labelled_checkpoint_on_unlabelled_words_is_refused_in_one_line(tmp_path, new_file, capsys):
+    ckpt = quick_base(tmp_path, write_labelled(tmp_path / "base.tsv", TINY_WORDS, base_label), "gru",
+                      "--data.labelled", "true")  # fmt: skip
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(["fit", *tiny_args(tmp_path, new_file, "gru"), "--init_from", str(ckpt)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_.value.code == 2 and len(err) == 1, err
+    assert "is conditioned on labels (a, e, x): fine-tune it on labelled words" in err[0]
