@@ -8,6 +8,7 @@ from torch import nn
 
 from makemore_pl.data.batches import EvalBatches, FullBatch, WordBatches
 from makemore_pl.data.vocab import PAD, Vocabulary
+from makemore_pl.errors import UsageError
 from makemore_pl.models import GRU, LSTM, MLP, RNN, BoW, NeuralNGram, SequenceModel, Transformer, WaveNet, WindowModel
 
 VOCAB = [".", "a", "b", "c", "d", "e"]
@@ -185,3 +186,27 @@ def test_bigram_equivalent_networks_have_the_bigrams_nll_in_every_layout(tiny_fi
         batches = list(WordBatches(*padded, batch_size=7, seed=0, epoch=lambda: 0))
         weighted = sum(sequence.nll(b).item() * b[3].item() for b in batches) / sum(b[3].item() for b in batches)
         assert weighted == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("init", ["fan_in", "gpt2"])
+def test_the_transformers_starting_weights_are_the_scale_its_init_names(init):
+    torch.manual_seed(0)
+    network = Transformer(VOCAB, labels=["a", "b"], block_size=16, width=64, layers=4, heads=4, init=init).network
+    block = network.blocks[0]
+    residual = 0.02 / math.sqrt(2 * 4)  # GPT-2's projections onto the residual stream: 1/sqrt(2 * layers) of 0.02
+    expected = [  # (weight, its std under fan_in, under gpt2)
+        (network.tokens.weight, 1.0, 0.02),
+        (network.positions.weight, 1.0, 0.02),
+        (block.mlp[0].weight, 64**-0.5, 0.02),
+        (block.mlp[2].weight, 256**-0.5, residual),
+        (block.attention.projection.weight, 64**-0.5, residual),
+    ]
+    for weight, fan_in, gpt2 in expected:
+        assert weight.std().item() == pytest.approx(fan_in if init == "fan_in" else gpt2, rel=0.1)
+    assert torch.all(block.mlp[0].bias == 0)
+    assert torch.all(network.tokens.labels.weight == 0)  # a labelled network still starts as the unlabelled one
+
+
+def test_an_unknown_init_is_refused_naming_the_option():
+    with pytest.raises(UsageError, match=r"--model\.init must be fan_in or gpt2, got 'xavier'"):
+        Transformer(VOCAB, block_size=7, width=8, layers=2, heads=2, init="xavier")
