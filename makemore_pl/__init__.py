@@ -1,6 +1,6 @@
 """makemore-pl: Karpathy's makemore language models, trained with PyTorch Lightning."""
 
-from makemore_pl.callbacks import Dashboard, Diagnostics, FiniteLossGuard, SampleWriter
+from makemore_pl.callbacks import Dashboard, Diagnostics, FiniteLossGuard, LateDropout, SampleWriter
 from makemore_pl.cli import cli_main
 from makemore_pl.data import Vocabulary, WordsDataModule
 from makemore_pl.errors import UsageError
@@ -29,6 +29,7 @@ __all__ = [
     "Diagnostics",
     "FiniteLossGuard",
     "LanguageModel",
+    "LateDropout",
     "NGramModel",
     "NeuralNGram",
     "SampleWriter",
