@@ -83,3 +83,13 @@ def with_clocks_importable() -> dict[str, str]:
     """The environment for a command that loads ``clocks.TrainClock`` by class path, from this folder."""
     paths = [str(REPO / "benchmarks"), os.environ.get("PYTHONPATH")]
     return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths))}
+
+
+def rate(words: float | None) -> str:
+    """A words-per-second figure for a table, or "-" where there is none."""
+    return f"{words:,.0f}" if words else "-"
+
+
+def ratio(a: float | None, b: float | None, digits: int = 2) -> str:
+    """``a / b`` for a table, as "1.23x", or "-" where either is missing."""
+    return f"{a / b:.{digits}f}x" if a and b else "-"

@@ -29,7 +29,7 @@ from pathlib import Path
 from types import ModuleType
 
 import torch
-from common import CONFIGS, NAMES, config_cli, quiet
+from common import CONFIGS, NAMES, config_cli, quiet, rate, ratio
 from reference import fetch_makemore, twin
 from torch import Tensor
 
@@ -175,11 +175,9 @@ def table(rows: list[Row]) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        theirs = f"{r.makemore:,.0f}" if r.makemore else "-"
-        ratio = f"{r.carried / r.makemore:.1f}x" if r.makemore else "-"
         lines.append(
-            f"| {r.model} | {r.batch:,} | {r.carried:,.0f} | {r.rerunning:,.0f} | {r.carried / r.rerunning:.2f}x | "
-            f"{r.characters:.1f} | {r.twin} | {theirs} | {ratio} |"
+            f"| {r.model} | {r.batch:,} | {rate(r.carried)} | {rate(r.rerunning)} | {ratio(r.carried, r.rerunning)} | "
+            f"{r.characters:.1f} | {r.twin} | {rate(r.makemore)} | {ratio(r.carried, r.makemore, digits=1)} |"
         )
     return lines
 

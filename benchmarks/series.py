@@ -18,7 +18,7 @@ from pathlib import Path
 import torch.nn.functional as F
 import yaml
 from clocks import StepClock
-from common import CONFIGS, config_cli, synchronize
+from common import CONFIGS, config_cli, rate, ratio, synchronize
 from reference import run_makemore, twin, words_per_second
 
 from makemore_pl.cli import MakemoreCLI
@@ -154,14 +154,6 @@ def measure(
         fit = fit_rate(config, workdir, budget, "--model.compile", "true")
         result.compiled, result.compile_seconds = fit.rate, fit.clock.warmup_cost()
     return result
-
-
-def ratio(a: float | None, b: float | None) -> str:
-    return f"{a / b:.2f}x" if a and b else "-"
-
-
-def rate(words: float | None) -> str:
-    return f"{words:,.0f}" if words else "-"
 
 
 def table(rows: list[Throughput]) -> list[str]:
