@@ -45,6 +45,12 @@ def curve(run: Path, seconds: bool = False) -> list[tuple[float, float]]:
     return sorted((x - start if seconds else x, y) for x, y in points)
 
 
+def describe(trial: optuna.trial.FrozenTrial) -> str:
+    """A trial's number and values, each option by its last name: "3: max_lr 0.0034, dropout 0"."""
+    values = ", ".join(f"{key.rsplit('.', 1)[-1]} {value:.3g}" for key, value in trial.params.items())
+    return f"{trial.number}: {values}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("storage")
@@ -58,7 +64,6 @@ def main() -> None:
     args = parser.parse_args()
     study = load(args.storage, args.study)
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    reached = [t for t in done if all(math.isfinite(v) for v in t.values)]
     front = sorted(study.best_trials, key=lambda t: t.values[0])
     # A trial that never reached the target (infinity) sits on the far edge of that objective's axis.
     edges = [max((t.values[i] for t in done if math.isfinite(t.values[i])), default=1.0) * 1.1 for i in (0, 1)]
@@ -67,8 +72,7 @@ def main() -> None:
         x, y = (v if math.isfinite(v) else edge for v, edge in zip(t.values, edges))
         reached = all(math.isfinite(v) for v in t.values)
         ax.scatter(x, y, color="tab:blue" if reached else "tab:gray")
-        params = ", ".join(f"{key.rsplit('.', 1)[-1]} {value:.3g}" for key, value in t.params.items())
-        ax.annotate(f"{t.number}: {params}", (x, y), fontsize=6)
+        ax.annotate(describe(t), (x, y), fontsize=6)
     if front:
         ax.plot([t.values[0] for t in front], [t.values[1] for t in front], color="tab:red", label="Pareto front")
         ax.legend(loc="lower right")
@@ -79,8 +83,7 @@ def main() -> None:
     for t in study.trials if args.runs else []:
         points = curve(args.runs / f"trial_{t.number}", args.seconds)
         if points:
-            params = ", ".join(f"{key.rsplit('.', 1)[-1]} {value:.3g}" for key, value in t.params.items())
-            curves.plot(*zip(*points), marker=".", label=f"{t.number}: {params}")
+            curves.plot(*zip(*points), marker=".", label=describe(t))
     curves.axhline(args.target, color="black", linewidth=0.8)
     if args.budget:
         unit = "s" if args.seconds else "steps"
