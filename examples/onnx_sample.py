@@ -85,14 +85,14 @@ def main() -> None:
     parser.add_argument("model", help="the .onnx file that `makemore-pl export` wrote")
     parser.add_argument("--num", type=int, default=10, help="how many names (default 10)")
     parser.add_argument("--temperature", type=float, default=None, help="default: the model's own")
-    parser.add_argument("--seed", type=int, default=None, help="default: the model's sample_seed")
+    parser.add_argument("--seed", type=int, default=None, help="default: the export's sampling seed")
     parser.add_argument("--label", default=None, help="a labelled model: the label to sample (default: its first)")
     args = parser.parse_args()
     session, meta = load(args.model)
     temperature = args.temperature if args.temperature is not None else meta["sampling"]["temperature"]
     if temperature <= 0:
         raise SystemExit(f"--temperature must be > 0, got {temperature}")
-    seed = args.seed if args.seed is not None else meta["sampling"]["sample_seed"]
+    seed = args.seed if args.seed is not None else meta["sampling"]["seed"]
     for word in sample(session, meta, args.num, temperature, seed, args.label):
         print(word)
 

@@ -10,17 +10,23 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, NoReturn
 
-from jsonargparse import Namespace
+from jsonargparse import Namespace, set_parsing_settings
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 
 from makemore_pl import console, finetune, runs
+from makemore_pl.callbacks.dashboard import Dashboard
 from makemore_pl.callbacks.progress import StderrProgressBar
 from makemore_pl.callbacks.writer import SampleWriter
 from makemore_pl.data.datamodule import WordsDataModule
 from makemore_pl.errors import UsageError
 from makemore_pl.models.base import LanguageModel
 from makemore_pl.models.counts import CountNGram
+from makemore_pl.sampling import legacy
+from makemore_pl.sampling.options import SECTION, SamplingOptions
+
+# --help shows each sampling option's own docstring (SamplingOptions' fields).
+set_parsing_settings(docstring_parse_attribute_docstrings=True)
 
 # The commands beside LightningCLI's fit/validate/test/predict: each is its own module's entry point,
 # imported only when asked for, with the optional extra (makemore-pl[extra]) it needs, if any.
@@ -46,6 +52,8 @@ class MakemoreCLI(LightningCLI):
             link = partial(self._from_data_or_checkpoint, key=key)
             parser.link_arguments("data", f"model.init_args.{key}", compute_fn=link, apply_on="instantiate")
         parser.link_arguments("data.context", "model.init_args.context", apply_on="instantiate")
+        # What predict samples, and the Dashboard's samples in fit: a group of its own, never the model's.
+        parser.add_class_arguments(SamplingOptions, SECTION, instantiate=False)
         parser.add_argument(
             "--new_version",
             type=bool,
@@ -75,13 +83,13 @@ class MakemoreCLI(LightningCLI):
             return super().parse_arguments(parser, args)
         # A command naming a checkpoint and no config gets the run's config (runs.complete_arguments).
         # Parsed here rather than by super(), which warns when args are given beside sys.argv.
-        self.config = parser.parse_args(runs.complete_arguments(list(sys.argv[1:] if args is None else args)))
+        args = list(sys.argv[1:] if args is None else args)
+        legacy.refuse_moved(args)
+        self.config = parser.parse_args(runs.complete_arguments(args))
 
-    def _parse_ckpt_path(self) -> None:
-        # Lightning 2.6 merges the checkpoint's hyperparameters over the whole parsed config, the
-        # command line's options included (Lightning-AI/pytorch-lightning#20801; #21455 proposes
-        # to make them defaults). runs.complete_arguments has put them under the command line.
-        pass
+    def sampling(self) -> SamplingOptions:
+        """The command's ``--sampling.*`` options."""
+        return SamplingOptions(**vars(self.config[self.subcommand][SECTION]))
 
     def before_instantiate_classes(self) -> None:
         if self.subcommand == "fit":
@@ -109,6 +117,9 @@ class MakemoreCLI(LightningCLI):
         if self.config.fit.ckpt_path:
             console.quiet_resume(in_place=not self.config.fit.new_version)
         self._start_from_checkpoint()
+        for callback in self.trainer.callbacks:
+            if isinstance(callback, Dashboard):
+                callback.sampling = self.sampling()
 
     def _start_from_checkpoint(self) -> None:
         config = self.config[self.subcommand]
@@ -120,6 +131,7 @@ class MakemoreCLI(LightningCLI):
 
     def before_predict(self) -> None:
         self._start_from_checkpoint()
+        self.datamodule.sampling = self.sampling()
         # Without a writer, predict's samples would be computed and thrown away.
         if not any(isinstance(c, SampleWriter) for c in self.trainer.callbacks):
             self.trainer.callbacks.append(SampleWriter())

@@ -13,6 +13,7 @@ options it started with) and ``checkpoints/``. One of those checkpoints is enoug
 
 from __future__ import annotations
 
+import io
 import json
 import pickle
 import pydoc
@@ -31,6 +32,7 @@ from makemore_pl.data.files import write_atomic
 from makemore_pl.errors import UsageError
 from makemore_pl.models.base import LanguageModel, init_arguments
 from makemore_pl.models.network import NetworkModel
+from makemore_pl.sampling import legacy
 
 SUBCOMMANDS = ("fit", "validate", "test", "predict")
 # Values of --ckpt_path that Lightning resolves itself instead of reading a file of that name.
@@ -62,10 +64,11 @@ def complete_arguments(args: list[str]) -> list[str]:
     """``args``, completed with what the checkpoint they name knows, under the options they give.
 
     Two configs are added. Without a ``--config`` of the user's, the run's own ``config.yaml``
-    when the checkpoint lies in a run's folder. And the checkpoint's model: its class and saved
-    arguments, after every ``--config`` (so that they build the model that was trained), but
-    before the options that follow them (so that ``--model.temperature 0.7`` still overrides).
-    A checkpoint from elsewhere gives its data options too.
+    when the checkpoint lies in a run's folder, first, as the command's defaults. And last, the
+    checkpoint's model: its class and saved arguments, which build the model that was trained
+    (Lightning applies them again from ``--ckpt_path``). A checkpoint from elsewhere gives its
+    data options too. A checkpoint or config written before ``--sampling.*`` loses its sampling
+    options (``sampling.legacy``).
     """
     command = next((i for i, arg in enumerate(args) if arg in SUBCOMMANDS), None)
     ckpt, init = _value(args, "--ckpt_path"), _value(args, "--init_from")
@@ -75,7 +78,7 @@ def complete_arguments(args: list[str]) -> list[str]:
                 "give --init_from (a new run from a checkpoint's weights) or --ckpt_path (that checkpoint's own "
                 "run, resumed or evaluated), not both"
             )
-        return _after_configs(args, command, _init_config(init, args))
+        return [*args, "--config", json.dumps(_init_config(init, args))]
     if command is None or ckpt is None or ckpt in LIGHTNING_CHECKPOINTS:
         return args
     if not Path(ckpt).is_file():
@@ -85,7 +88,7 @@ def complete_arguments(args: list[str]) -> list[str]:
     if not any(_given(args, option) for option in ("--config", "-c")):
         run = run_folder(ckpt)
         if run is not None:
-            args = [*args[: command + 1], "--config", str(run / "config.yaml"), *args[command + 1 :]]
+            args = [*args[: command + 1], "--config", _run_config(run), *args[command + 1 :]]
         elif args[command] == "fit":
             raise UsageError(
                 f"fit --ckpt_path {ckpt}: the checkpoint is not in a run's folder beside its config.yaml; "
@@ -93,13 +96,14 @@ def complete_arguments(args: list[str]) -> list[str]:
             )
         else:
             model.update(_data_config(ckpt, saved, args[command], args))
-    return _after_configs(args, command, model)
+    return [*args, "--config", json.dumps(model)]
 
 
-def _after_configs(args: list[str], command: int, config: dict[str, Any]) -> list[str]:
-    """``args`` with ``config`` after the last ``--config`` (or the subcommand), before the options that follow."""
-    last = max([i + 1 for i, arg in enumerate(args) if arg in ("--config", "-c")], default=command)
-    return [*args[: last + 1], "--config", json.dumps(config), *args[last + 1 :]]
+def _run_config(run: Path) -> str:
+    """The run's ``config.yaml`` for ``--config``: its path, or its options as JSON less the old sampling ones."""
+    path = run / "config.yaml"
+    config = yaml.safe_load(path.read_text()) or {}
+    return json.dumps(config) if legacy.clean_config(config) else str(path)
 
 
 def read_init_checkpoint(path: str) -> dict[str, Any]:
@@ -124,8 +128,8 @@ def _init_config(path: str, args: list[str]) -> dict[str, Any]:
     """What ``--init_from path`` adds after the configs: the checkpoint's architecture, vocabulary and labels.
 
     Its model class must be the configs' (when they name one), and an architecture option on the
-    command line must agree with the checkpoint's. Training and sampling options stay the configs'
-    and the command line's.
+    command line must agree with the checkpoint's. Training options stay the configs' and the
+    command line's.
     """
     saved = read_init_checkpoint(path)
     hparams = saved["hyper_parameters"]
@@ -136,7 +140,9 @@ def _init_config(path: str, args: list[str]) -> dict[str, Any]:
             "give the config of the checkpoint's model"
         )
     skip = {*LINKED, *TRAINING_ARGUMENTS}
-    architecture = {key: value for key, value in hparams.items() if key[0] != "_" and key not in skip}
+    architecture = {
+        key: value for key, value in legacy.drop_model_keys(hparams).items() if key[0] != "_" and key not in skip
+    }
     for key, value in architecture.items():
         _refuse_conflict(args, (f"--model.{key}", f"--model.init_args.{key}"), value, path)
     # The data's vocabulary becomes the union with the checkpoint's (WordsDataModule.known_vocab), and
@@ -186,19 +192,22 @@ def _model_config(ckpt: str, saved: dict[str, Any], args: list[str]) -> dict[str
         if _given(args, "--model"):
             return {}
         raise UsageError(f"{ckpt} does not record its model's class (it was not saved by makemore-pl); pass --model")
-    init_args = {key: value for key, value in hparams.items() if key[0] != "_" and key not in LINKED}
+    init_args = {
+        key: value for key, value in legacy.drop_model_keys(hparams).items() if key[0] != "_" and key not in LINKED
+    }
     return {"model": {"class_path": hparams["_class_path"], "init_args": init_args}}
 
 
 def _data_config(ckpt: str, saved: dict[str, Any], command: str, args: list[str]) -> dict[str, Any]:
     """The data options saved in a checkpoint from elsewhere, for want of its run's config."""
-    data = {key: value for key, value in saved.get("datamodule_hyper_parameters", {}).items() if key[0] != "_"}
+    saved_data = legacy.drop_data_keys(saved.get("datamodule_hyper_parameters", {}))
+    data = {key: value for key, value in saved_data.items() if key[0] != "_"}
     if not data and command != "predict" and not _given(args, "--data.path"):
         raise UsageError(
             f"{command} needs the words file that {ckpt} was trained on, and neither the checkpoint nor a "
             "run folder around it says which: pass it with --data.path"
         )
-    # No seed either: evaluating and sampling (--model.sample_seed) need none.
+    # No seed either: evaluating and sampling (--sampling.seed) need none.
     return {"data": data, "seed_everything": False} if data else {"seed_everything": False}
 
 
@@ -294,7 +303,13 @@ def load_model(ckpt_path: str | Path, map_location: str | torch.device = "cpu") 
     if not (isinstance(model_class, type) and issubclass(model_class, LanguageModel)):
         raise UsageError(f"--ckpt_path {ckpt_path}: not a makemore-pl model's checkpoint (it names no model class)")
     # Lightning builds the model from the saved hyperparameters and loads the weights (weights only).
-    model = model_class.load_from_checkpoint(ckpt_path, map_location=map_location, weights_only=True)
+    source: str | Path | io.BytesIO = ckpt_path
+    saved = read_checkpoint(ckpt_path)
+    if legacy.clean_checkpoint(saved):  # written before --sampling.*: its sampling options left out
+        source = io.BytesIO()
+        torch.save(saved, source)
+        source.seek(0)
+    model = model_class.load_from_checkpoint(source, map_location=map_location, weights_only=True)
     return model.eval()
 
 
@@ -302,9 +317,9 @@ def data_arguments(ckpt_path: str | Path) -> dict[str, Any]:
     """The data options of the run a checkpoint comes from: its run's config.yaml, else the checkpoint's own."""
     run = run_folder(ckpt_path)
     if run is not None:
-        data = (yaml.safe_load((run / "config.yaml").read_text()) or {}).get("data") or {}
+        data = legacy.drop_data_keys((yaml.safe_load((run / "config.yaml").read_text()) or {}).get("data") or {})
         return {key: value for key, value in data.items() if value is not None or key in ("url", "sha256")}
-    saved = read_checkpoint(ckpt_path).get("datamodule_hyper_parameters", {})
+    saved = legacy.drop_data_keys(read_checkpoint(ckpt_path).get("datamodule_hyper_parameters", {}))
     return {key: value for key, value in saved.items() if key[0] != "_"}
 
 

@@ -7,7 +7,8 @@ starts with a header line naming the columns (``--header false`` leaves it out):
 
 ``in_train`` (true/false) when the run's words file is there to say which words it trained on;
 ``label`` and one ``p(<label>)`` column per label for a labelled model; with ``--per_char``,
-``surprisal``: the nats of each character, then of the end, comma-separated.
+``surprisal``: the nats of each character, then of the end, comma-separated. With ``--label``, the
+figures are those of p(word | label).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from jsonargparse import ArgumentParser
 from makemore_pl import runs
 from makemore_pl.data.files import read_lines
 from makemore_pl.errors import UsageError
-from makemore_pl.scoring import WordScore, score_words, unscorable
+from makemore_pl.scoring.words import WordScore, score_words, unscorable
 
 
 def parser() -> ArgumentParser:
@@ -38,6 +39,13 @@ def parser() -> ArgumentParser:
         action="store_true",
         help="Skip a word the model cannot score (a character outside its vocabulary, or too long for its "
         "positions) and count it on stderr, instead of stopping with an error.",
+    )
+    parser.add_argument(
+        "--label",
+        type=str | None,
+        default=None,
+        help="A labelled model's label: score p(word | label) instead of p(word) over all labels (the nll, "
+        "nats_per_char, perplexity and surprisal columns; the posterior over labels is unchanged).",
     )
     parser.add_argument("--header", type=bool, default=True, help="Start with a line naming the columns.")
     parser.add_argument("--device", type=str, default="cpu", help="Where the model runs: cpu, cuda, mps, cuda:1...")
@@ -87,6 +95,8 @@ def score_main(args: list[str] | None = None) -> None:
     """Entry point of `makemore-pl score` (dispatched from ``cli.cli_main``)."""
     config = parser().parse_args(args)
     model = runs.load_model(config.ckpt_path, map_location=config.device)
+    if config.label is not None:
+        model.label_ids([config.label], "--label")  # before reading stdin: an unknown label is one line
     numbered, source = read_words(config.words, config.file)
     kept, skipped = [], []
     for number, word in numbered:
@@ -98,7 +108,7 @@ def score_main(args: list[str] | None = None) -> None:
         else:
             raise UsageError(f"{source} {number}: cannot score {word!r}: {reason} (--skip_unknown skips such words)")
     train_words = runs.training_words(config.ckpt_path)
-    scores = score_words(model, kept, train_words, per_char=config.per_char)
+    scores = score_words(model, kept, train_words, per_char=config.per_char, label=config.label)
     columns = header(model.labels, train_words is not None, config.per_char)
     write_tsv(([columns] if config.header else []) + [row(score) for score in scores])
     if skipped:
