@@ -220,12 +220,12 @@ def test_the_budget_runs_out_with_the_words_found_and_the_option_to_relax():
     model = bigram()
     (result,) = generate(model, [(5, SamplingOptions(suffix="cc", max_draws=2), 0)])
     assert result.missing == 5 - len(result.words) > 0
-    assert result.advice.startswith("relax --model.suffix (it rejected") and "--model.max_draws" in result.advice
+    assert result.advice.startswith("relax --sampling.suffix (it rejected") and "--sampling.max_draws" in result.advice
     never_ending = NeuralNGram([".", "a"], max_length=7)
     with torch.no_grad():
         never_ending.W.copy_(torch.tensor([[-1e4, 1e4], [-1e4, 1e4]]))
     (exact,) = generate(never_ending, [(3, SamplingOptions(max_length=7, max_draws=2), 0)])
-    assert exact.words == [] and exact.advice.startswith("relax --model.max_length")
+    assert exact.words == [] and exact.advice.startswith("relax --sampling.max_length")
     (cut,) = generate(never_ending, [(3, SamplingOptions(max_length=7, exact=False), 0)])
     assert [s.word for s in cut.words] == ["aaaaaaa"] * 3
 
@@ -299,23 +299,23 @@ def test_only_new_needs_the_training_words_and_an_unlabelled_model_no_label():
 def test_predict_prints_the_constrained_words_the_draws_and_what_to_relax(tmp_path, tiny_file, capsys):
     cli_main(["fit", *tiny_args(tmp_path, tiny_file, "gru", "--trainer.max_epochs", "1")])
     ckpt = next((tmp_path / "logs").rglob("last.ckpt"))
-    args = ["predict", *tiny_args(tmp_path, tiny_file, "gru"), "--ckpt_path", str(ckpt), "--data.num_samples", "4"]
+    args = ["predict", *tiny_args(tmp_path, tiny_file, "gru"), "--ckpt_path", str(ckpt), "--sampling.num_samples", "4"]
     capsys.readouterr()
     cli_main(
-        [*args, "--model.suffix", "a", "--model.min_length", "3", "--model.exclude", "e", "--model.only_new", "true"]
+        [*args, "--sampling.suffix", "a", "--sampling.min_length", "3", "--sampling.exclude", "e", "--sampling.only_new", "true"]
     )
     out, err = capsys.readouterr()
     words, train = out.splitlines(), set(WordsDataModule(path=str(tiny_file)).split_words()["train"])
     assert len(words) == 4 and all(w.endswith("a") and len(w) >= 3 and "e" not in w and w not in train for w in words)
     assert re.search(r"draws per word: \d+ \d+ \d+ \d+\n", err)
-    cli_main([*args, "--model.contains", "zz", "--model.max_draws", "2"])
+    cli_main([*args, "--sampling.contains", "zz", "--sampling.max_draws", "2"])
     out, err = capsys.readouterr()
     assert out == "" and re.search(r"makemore-pl: 4 of 4 words missing: relax --model\.\w+ \(it rejected", err)
-    cli_main([*args, "--model.beam", "3", "--model.min_length", "2"])
+    cli_main([*args, "--sampling.beam", "3", "--sampling.min_length", "2"])
     out, err = capsys.readouterr()
     assert len(out.splitlines()) == 3 and "log-probabilities, best first" in err
-    message = error_of(capsys, [*args, "--model.beam", "0"])
-    assert message == "makemore-pl: error: --model.beam must be at least 1 (or null to sample), got 0"
+    message = error_of(capsys, [*args, "--sampling.beam", "0"])
+    assert message == "makemore-pl: error: --sampling.beam must be at least 1 (or null to sample), got 0"
 
 
 @pytest.mark.parametrize("name", ["counts", "gru"])
@@ -325,17 +325,17 @@ def test_predict_samples_each_label_asked_for_or_from_the_prior_through_the_cli(
     args = tiny_args(tmp_path, path, name, "--data.labelled", "true")
     cli_main(["fit", *args, "--trainer.max_epochs", "1"])
     ckpt = next((tmp_path / "logs").rglob("last.ckpt"))
-    predict = ["predict", *args, "--ckpt_path", str(ckpt), "--data.num_samples", "3"]
+    predict = ["predict", *args, "--ckpt_path", str(ckpt), "--sampling.num_samples", "3"]
     capsys.readouterr()
-    cli_main([*predict, "--model.label", "[b,a]", "--model.min_length", "2"])
+    cli_main([*predict, "--sampling.label", "[b,a]", "--sampling.min_length", "2"])
     lines = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
     assert [label for _, label in lines] == ["b"] * 3 + ["a"] * 3 and all(len(word) >= 2 for word, _ in lines)
     cli_main(predict)  # each word's label drawn from the training split's prior
     lines = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
     assert len(lines) == 3 and all(label in ("a", "b") for _, label in lines)
-    cli_main([*predict, "--model.beam", "2", "--model.label", "a", "--model.suffix", "a"])
+    cli_main([*predict, "--sampling.beam", "2", "--sampling.label", "a", "--sampling.suffix", "a"])
     lines = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
     assert len(lines) == 2 and all(word.endswith("a") and label == "a" for word, label in lines)
-    assert "--model.label: unknown label 'c'; the model knows a, b" in error_of(
-        capsys, [*predict, "--model.label", "c"]
+    assert "--sampling.label: unknown label 'c'; the model knows a, b" in error_of(
+        capsys, [*predict, "--sampling.label", "c"]
     )

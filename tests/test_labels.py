@@ -261,7 +261,7 @@ def test_a_checkpoint_meets_other_labels_in_one_line_and_predicts_alone(tmp_path
     unlabelled = ["test", *tiny_args(tmp_path, plain, "gru"), "--ckpt_path", str(ckpt), "--data.labelled", "false"]
     assert "checkpoint labels a, b; data no labels" in error_of(capsys, unlabelled)
     labelled_file.unlink()  # the words file gone: the checkpoint knows the labels
-    run_cli(MakemoreCLI, ["predict", "--ckpt_path", str(ckpt), "--data.num_samples", "3"])
+    run_cli(MakemoreCLI, ["predict", "--ckpt_path", str(ckpt), "--sampling.num_samples", "3"])
     assert len(capsys.readouterr().out.splitlines()) == 3
     assert runs.load_model(ckpt).labels == ["a", "b"]
 

@@ -141,8 +141,8 @@ def test_a_checkpoint_of_another_vocabulary_is_refused(setup):
     ("kwargs", "message"),
     [
         ({"l2": -1.0}, "--model.l2"),
-        ({"temperature": 0.0}, "--model.temperature"),
-        ({"max_length": 0}, "--model.max_length"),
+        ({"temperature": 0.0}, "--sampling.temperature"),
+        ({"max_length": 0}, "--sampling.max_length"),
     ],
 )
 def test_bad_model_options_name_the_option(kwargs, message):

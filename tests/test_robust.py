@@ -67,8 +67,8 @@ def test_too_few_words_for_the_split(tmp_path, capsys):
         ("--data.context", "0", "--data.context"),
         ("--data.val_fraction", "-0.1", "--data.val_fraction"),
         ("--data.test_fraction", "0.95", "--data.val_fraction + --data.test_fraction"),
-        ("--data.num_samples", "0", "--data.num_samples"),
-        ("--model.temperature", "0", "--model.temperature"),
+        ("--sampling.num_samples", "0", "--sampling.num_samples"),
+        ("--sampling.temperature", "0", "--sampling.temperature"),
     ],
 )
 def test_invalid_options_name_the_option(tmp_path, tiny_file, capsys, option, value, named):

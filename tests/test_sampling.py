@@ -102,12 +102,12 @@ def test_predict_samples_with_its_own_options_and_refuses_an_unknown_prefix_in_o
     cli_main(["fit", *tiny_args(tmp_path, tiny_file, "gru", "--trainer.max_epochs", "1")])
     ckpt = next((tmp_path / "logs").rglob("last.ckpt"))
     args = ["predict", *tiny_args(tmp_path, tiny_file, "gru"), "--ckpt_path", str(ckpt)]
-    message = error_of(capsys, [*args, "--model.prefix", "aq"])
-    assert "--model.prefix 'aq'" in message and "'q' not in the vocabulary" in message
+    message = error_of(capsys, [*args, "--sampling.prefix", "aq"])
+    assert "--sampling.prefix 'aq'" in message and "'q' not in the vocabulary" in message
     capsys.readouterr()
     # The sampling options of this command, not the checkpoint's (trained with prefix "", top_k null).
     # exact false: the greedy word may run to the cap, where exact sampling would not accept it.
-    cli_main([*args, "--model.prefix", "el", "--model.top_k", "1", "--data.num_samples", "6", "--model.exact", "false"])
+    cli_main([*args, "--sampling.prefix", "el", "--sampling.top_k", "1", "--sampling.num_samples", "6", "--sampling.exact", "false"])
     words = capsys.readouterr().out.splitlines()
     assert len(words) == 6 and len(set(words)) == 1 and words[0].startswith("el")  # top_k 1: the likeliest word
 

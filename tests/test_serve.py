@@ -88,7 +88,7 @@ def test_the_api_samples_what_predict_prints_for_the_same_seed_and_marks_the_tra
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(ckpt.parent)
         flags = [arg for key, value in options.items() for arg in (f"--model.{key}", str(value))]
-        cli_main(["predict", "--ckpt_path", str(ckpt), "--data.num_samples", "12", *flags])
+        cli_main(["predict", "--ckpt_path", str(ckpt), "--sampling.num_samples", "12", *flags])
     words = [w["word"] for w in answer["words"]]
     # A labelled model's predict prints each word's label beside it, drawn from the training prior.
     assert [f"{w['word']}\t{w['label']}" for w in answer["words"]] == printed_words(capsys)
