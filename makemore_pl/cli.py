@@ -87,6 +87,15 @@ class MakemoreCLI(LightningCLI):
         legacy.refuse_moved(args)
         self.config = parser.parse_args(runs.complete_arguments(args))
 
+    def _parse_ckpt_path(self) -> None:
+        # Lightning applies the checkpoint's hyperparameters over the config; one written before
+        # --sampling.* also holds the sampling options, which no model takes now.
+        super()._parse_ckpt_path()
+        subcommand = self.config.get("subcommand")
+        model = self.config[subcommand].get("model") if subcommand else None
+        if isinstance(model, Namespace) and isinstance(model.get("dict_kwargs"), dict):
+            model.dict_kwargs = legacy.drop_model_keys(model.dict_kwargs)
+
     def sampling(self) -> SamplingOptions:
         """The command's ``--sampling.*`` options."""
         return SamplingOptions(**vars(self.config[self.subcommand][SECTION]))
