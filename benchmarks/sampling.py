@@ -35,7 +35,7 @@ from torch import Tensor
 
 from makemore_pl import runs
 from makemore_pl.models import MLP, CountNGram, LanguageModel, NetworkModel, NeuralNGram
-from makemore_pl.models.decoding import Decoder, Rerunning
+from makemore_pl.sampling.decoders import Decoder, Rerunning
 
 # Every model of the series and the lecture's n-grams, as shipped.
 MODELS = ("bigram", "counts", "trigram", "mlp", "mlp_bn", "wavenet", "bow", "rnn", "gru", "lstm", "transformer")

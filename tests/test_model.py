@@ -9,7 +9,7 @@ from makemore_pl.data.batches import FullBatch, MiniBatches
 from makemore_pl.data.datamodule import WordsDataModule
 from makemore_pl.errors import UsageError
 from makemore_pl.models.neural import NeuralNGram
-from makemore_pl.models.sampling import sample_words_parallel
+from makemore_pl.sampling.table import sample_words_parallel
 
 
 @pytest.fixture

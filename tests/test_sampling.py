@@ -107,7 +107,19 @@ def test_predict_samples_with_its_own_options_and_refuses_an_unknown_prefix_in_o
     capsys.readouterr()
     # The sampling options of this command, not the checkpoint's (trained with prefix "", top_k null).
     # exact false: the greedy word may run to the cap, where exact sampling would not accept it.
-    cli_main([*args, "--sampling.prefix", "el", "--sampling.top_k", "1", "--sampling.num_samples", "6", "--sampling.exact", "false"])
+    cli_main(
+        [
+            *args,
+            "--sampling.prefix",
+            "el",
+            "--sampling.top_k",
+            "1",
+            "--sampling.num_samples",
+            "6",
+            "--sampling.exact",
+            "false",
+        ]
+    )
     words = capsys.readouterr().out.splitlines()
     assert len(words) == 6 and len(set(words)) == 1 and words[0].startswith("el")  # top_k 1: the likeliest word
 

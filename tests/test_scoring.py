@@ -11,7 +11,7 @@ from test_decoding import every_family, randomised
 from makemore_pl import runs
 from makemore_pl.cli import cli_main
 from makemore_pl.errors import UsageError
-from makemore_pl.scoring import score_words
+from makemore_pl.scoring.words import score_words
 
 WORDS = ["abba", "c", "", "dadca", "ba"]  # "" is the end alone: one prediction
 

@@ -158,7 +158,13 @@ class Sampler:
         else:
             lost[:, 0] = probs[:, 0] * (length < constraints.shortest)
             lost[:, 1] = probs[:, ~constraints.drawable].sum(-1)
-        state.lost[rows] += (lost / total[:, None]).double()
+        given = total
+        if length == 0 and self.label_weights is None:
+            # The boundary's mass at a word's start is the same for every row of one label: drawing
+            # without it conditions on the word being long enough, exactly, with no coin to lose.
+            given = torch.where(total > lost[:, 0], total - lost[:, 0], total)
+            lost[:, 0] = 0.0
+        state.lost[rows] += (lost / given[:, None]).double()
         if length == constraints.cap:  # only the boundary is left: nothing to draw
             choice, dead = torch.zeros(len(rows), dtype=torch.long), torch.zeros(len(rows), dtype=torch.bool)
         else:
@@ -168,7 +174,7 @@ class Sampler:
             noise = torch.empty(state.size, len(allowed)).exponential_(1, generator=self.chars)
             choice, dead = (masked / noise[rows]).argmax(-1), kept == 0  # dead: nothing left to draw
         state.log_prob[rows] += (probs.gather(1, choice[:, None])[:, 0] / total).double().log()
-        state.log_accept[rows] += (kept / total).double().log()
+        state.log_accept[rows] += (kept / given).double().log()
         if options.exact:
             dead |= state.log_accept[rows] < state.log_coin[rows]
         return choice.masked_fill(dead, -1)
