@@ -116,9 +116,9 @@ def test_a_checkpoint_alone_is_tested_and_sampled_with_the_options_given(tmp_pat
     cli_main(["validate", "--ckpt_path", str(last)])
     assert re.search(r"val/nll\s+\d\.\d+", capsys.readouterr().out)
 
-    # The command line overrides the run's config and the checkpoint's saved arguments alike.
+    # The command line overrides the run's config; the model's checkpoint holds no sampling option.
     cli = run_cli(MakemoreCLI, ["predict", "--ckpt_path", str(last), "--sampling.temperature", "0.5"])
-    assert cli.model.temperature == 0.5 and cli.model.hparams.temperature == 0.5
+    assert cli.datamodule.sampling.temperature == 0.5 and "temperature" not in cli.model.hparams
     capsys.readouterr()
     cli_main(["predict", "--ckpt_path", str(last), "--sampling.num_samples", "11"])
     assert len(capsys.readouterr().out.splitlines()) == 11

@@ -69,7 +69,7 @@ def test_every_config_fits_on_odd_words_then_tests_and_predicts_from_its_checkpo
     # The checkpoint alone rebuilds the model, on the CPU, and samples the same words.
     model = model_class.load_from_checkpoint(ckpt, weights_only=True, map_location="cpu")
     assert model.itos == data.vocab and model.device.type == "cpu"
-    assert model.sample(6) == words
+    assert model.sample(num_samples=6) == words
 
 
 @pytest.mark.parametrize("name", SERIES)
@@ -159,9 +159,6 @@ def test_batchnorm_models_never_get_a_batch_of_one_window(tmp_path, tiny_file, n
         ("gru", "--model.hidden", "0", "--model.hidden"),
         ("bow", "--model.width", "0", "--model.width"),
         ("mlp", "--model.embedding", "0", "--model.embedding"),
-        ("lstm", "--sampling.top_k", "0", "--sampling.top_k"),
-        ("rnn", "--sampling.max_length", "0", "--sampling.max_length"),
-        ("transformer", "--sampling.prefix", "elizabethh", "--sampling.prefix"),  # longer than the longest word
     ],
 )
 def test_bad_series_options_are_refused_in_one_line_naming_the_option(
@@ -169,3 +166,23 @@ def test_bad_series_options_are_refused_in_one_line_naming_the_option(
 ):
     assert named in error_of(capsys, ["fit", *tiny_args(tmp_path, tiny_file, name, option, value)])
     assert not list(tmp_path.rglob("*.ckpt"))
+
+
+@pytest.mark.parametrize(
+    ("name", "option", "value"),
+    [
+        ("lstm", "--sampling.top_k", "0"),
+        ("rnn", "--sampling.max_length", "0"),
+        ("transformer", "--sampling.prefix", "elizabethh"),  # longer than the longest word
+    ],
+)
+def test_bad_sampling_options_are_refused_by_predict_in_one_line_naming_the_option(
+    tmp_path, tiny_file, capsys, name, option, value
+):
+    message = error_of(capsys, ["predict", *tiny_args(tmp_path, tiny_file, name, option, value)])
+    assert message.startswith(f"makemore-pl: error: {option}") and "\n" not in message
+
+
+def test_a_sampling_option_that_does_not_fit_the_model_never_fails_a_fit(tmp_path, tiny_file, capsys):
+    cli_main(["fit", *tiny_args(tmp_path, tiny_file, "gru", "--sampling.prefix", "elizabethh")])
+    assert list(tmp_path.rglob("last.ckpt"))
