@@ -27,8 +27,8 @@ from urllib.parse import urlsplit
 
 import torch
 from common import CONFIGS, MAKEMORE_PL, NAMES, run
-
 from makemore_pl.generate import SamplingOptions, generate
+
 from makemore_pl.runs import load_model
 from makemore_pl.serve.process import serving
 

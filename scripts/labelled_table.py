@@ -36,10 +36,10 @@ from pathlib import Path
 
 import torch
 
-from makemore_pl.scoring.baselines import LastLetterBayes, Majority, Pair, TrigramBayes, accuracy
 from makemore_pl.cli import MakemoreCLI, run_cli
 from makemore_pl.data.datamodule import WordsDataModule
 from makemore_pl.data.files import write_atomic
+from makemore_pl.scoring.baselines import LastLetterBayes, Majority, Pair, TrigramBayes, accuracy
 
 REPO = Path(__file__).resolve().parents[1]
 LOGS = REPO / "lightning_logs" / "labelled"

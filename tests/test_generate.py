@@ -16,10 +16,10 @@ from test_robust import error_of
 from makemore_pl.cli import cli_main
 from makemore_pl.data.datamodule import WordsDataModule
 from makemore_pl.errors import UsageError
+from makemore_pl.models import GRU, NeuralNGram
 from makemore_pl.sampling.constraints import SHORTEST_WORD, keep_top_k
 from makemore_pl.sampling.exact import generate
 from makemore_pl.sampling.options import SamplingOptions
-from makemore_pl.models import GRU, NeuralNGram
 
 TINY = [".", "a", "b", "c"]
 

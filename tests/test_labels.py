@@ -11,7 +11,7 @@ from test_cli import run_dir
 from test_robust import error_of
 
 from makemore_pl import runs
-from makemore_pl.cli import MakemoreCLI, run_cli
+from makemore_pl.cli import MakemoreCLI, cli_main, run_cli
 from makemore_pl.data.batches import EvalBatches, FullBatch, MiniBatches, WordBatches
 from makemore_pl.data.datamodule import WordsDataModule
 from makemore_pl.data.vocab import Vocabulary
@@ -264,6 +264,22 @@ def test_a_checkpoint_meets_other_labels_in_one_line_and_predicts_alone(tmp_path
     run_cli(MakemoreCLI, ["predict", "--ckpt_path", str(ckpt), "--sampling.num_samples", "3"])
     assert len(capsys.readouterr().out.splitlines()) == 3
     assert runs.load_model(ckpt).labels == ["a", "b"]
+    # score --label: p(word | label), each label's own figures; the posterior stays the word's.
+    model = runs.load_model(ckpt)
+    scored = {}
+    for label in (None, "a", "b"):
+        cli_main(["score", "--ckpt_path", str(ckpt), "--words", "emma,ava", *(["--label", label] if label else [])])
+        scored[label] = [line.split("\t") for line in capsys.readouterr().out.splitlines()[1:]]
+    for row, word in enumerate(["emma", "ava"]):
+        by_label = model.word_log_likelihoods(*model.vocabulary.encode_padded([word], len(word) + 1))[0]
+        for i, label in enumerate("ab"):
+            assert float(scored[label][row][1]) == pytest.approx(-by_label[i].item(), abs=1e-3)
+            assert scored[label][row][-3:] == scored[None][row][-3:]  # label, p(a), p(b)
+        mixture = -torch.logsumexp(by_label + model.label_prior.log(), 0).item()
+        assert float(scored[None][row][1]) == pytest.approx(mixture, abs=1e-3)
+    with pytest.raises(SystemExit):
+        cli_main(["score", "--ckpt_path", str(ckpt), "--words", "emma", "--label", "c"])
+    assert capsys.readouterr().err == "makemore-pl score: error: --label: unknown label 'c'; the model knows a, b\n"
 
 
 @pytest.mark.slow

@@ -138,7 +138,7 @@ def test_a_checkpoint_of_another_vocabulary_is_refused(setup):
 
 
 def test_bad_model_options_name_the_option():
-    with pytest.raises(UsageError, match="--model.l2"):
+    with pytest.raises(UsageError, match=r"--model\.l2"):
         NeuralNGram([".", "a"], l2=-1.0)
 
 

@@ -8,8 +8,8 @@ import threading
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from dataclasses import fields
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
