@@ -14,7 +14,7 @@ configs/counts.yaml at context 2), it fits:
 The counting trigram's smoothing is chosen on val, for the labelled and the plain model alike.
 Then it evaluates each best checkpoint (the counting model's only one): val/nll, test/nll, and for
 the labelled model test/accuracy (Bayes' rule over the labels); samples five words of each label
-with `makemore-pl predict --model.label [...]`; and prints the table with the wall time of each fit.
+with `makemore-pl predict --sampling.label [...]`; and prints the table with the wall time of each fit.
 Beside them, the baselines of makemore_pl.baselines on the same split: the majority class, Naive
 Bayes on the last letter, and the per-label trigram-count classifier with its alpha chosen on val.
 
@@ -123,9 +123,9 @@ class LabelledSet:
         command += [
             "--ckpt_path",
             run["ckpt"],
-            "--data.num_samples",
+            "--sampling.num_samples",
             "5",
-            "--model.label",
+            "--sampling.label",
             f"[{','.join(self.labels)}]",
         ]
         command += ["--trainer.logger", "false", "--trainer.default_root_dir", str(LOGS / "predict")]
