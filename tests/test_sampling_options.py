@@ -59,3 +59,15 @@ def test_options_are_checked_against_the_model_when_it_samples_never_when_it_is_
         model.sample(prefix="aq")
     with pytest.raises(UsageError, match=r"^--sampling\.num_samples must be at least 1"):
         model.sample(num_samples=0)
+
+
+def test_sampling_and_scoring_never_import_the_models():
+    import ast
+
+    package = UI.parents[1]
+    for folder in ("sampling", "scoring"):
+        for path in (package / folder).glob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+                names += [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+                assert not any(name.startswith(("makemore_pl.models", "makemore_pl.callbacks")) for name in names), path
