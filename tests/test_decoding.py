@@ -4,7 +4,7 @@ import pytest
 import torch
 from conftest import tiny_args
 
-from makemore_pl import runs
+from makemore_pl import checkpoints
 from makemore_pl.cli import cli_main
 from makemore_pl.data.datamodule import WordsDataModule
 from makemore_pl.data.vocab import Vocabulary
@@ -104,22 +104,22 @@ def test_label_names_are_checked_against_the_model():
 
 def test_load_model_refuses_a_missing_or_foreign_checkpoint(tmp_path):
     with pytest.raises(UsageError, match="no such checkpoint file"):
-        runs.load_model(tmp_path / "missing.ckpt")
+        checkpoints.load_model(tmp_path / "missing.ckpt")
     foreign = tmp_path / "foreign.ckpt"
     torch.save({"state_dict": {}, "hyper_parameters": {"lr": 0.1}}, foreign)
-    with pytest.raises(UsageError, match="not a makemore-pl model's checkpoint"):
-        runs.load_model(foreign)
+    with pytest.raises(UsageError, match="not a makemore-pl checkpoint"):
+        checkpoints.load_model(foreign)
 
 
 def test_a_checkpoint_alone_gives_its_model_and_its_training_words(tmp_path, tiny_file):
     cli_main(["fit", *tiny_args(tmp_path, tiny_file, "gru", "--trainer.max_epochs", "1")])
     ckpt = next((tmp_path / "logs").rglob("last.ckpt"))
-    model = runs.load_model(ckpt)
+    model = checkpoints.load_model(ckpt)
     assert isinstance(model, GRU) and model.hidden == 8 and not model.training
-    data = runs.data_arguments(ckpt)
+    data = checkpoints.data_arguments(ckpt)
     assert data["path"] == str(tiny_file)
     expected = set(WordsDataModule(path=str(tiny_file)).split_words()["train"])
-    assert runs.training_words(ckpt) == expected and 0 < len(expected) < 41
+    assert checkpoints.training_words(ckpt) == expected and 0 < len(expected) < 41
     tiny_file.unlink()  # the words file gone: the model still loads, and no word can be marked
-    assert runs.training_words(ckpt) is None
-    assert isinstance(runs.load_model(ckpt), GRU)
+    assert checkpoints.training_words(ckpt) is None
+    assert isinstance(checkpoints.load_model(ckpt), GRU)

@@ -10,7 +10,7 @@ from conftest import REPO, SERIES, TINY_WORDS, tiny_args
 from test_cli import run_dir
 from test_robust import error_of
 
-from makemore_pl import runs
+from makemore_pl import checkpoints
 from makemore_pl.cli import MakemoreCLI, run_cli
 from makemore_pl.data.batches import EvalBatches, FullBatch, MiniBatches, WordBatches
 from makemore_pl.data.datamodule import WordsDataModule
@@ -263,7 +263,7 @@ def test_a_checkpoint_meets_other_labels_in_one_line_and_predicts_alone(tmp_path
     labelled_file.unlink()  # the words file gone: the checkpoint knows the labels
     run_cli(MakemoreCLI, ["predict", "--ckpt_path", str(ckpt), "--data.num_samples", "3"])
     assert len(capsys.readouterr().out.splitlines()) == 3
-    assert runs.load_model(ckpt).labels == ["a", "b"]
+    assert checkpoints.load_model(ckpt).labels == ["a", "b"]
 
 
 @pytest.mark.slow
@@ -283,7 +283,7 @@ def test_a_labelled_run_resumes_bitwise_and_trains_in_bf16(tmp_path, labelled_fi
 
 
 def test_the_lr_finder_sweeps_a_labelled_model(tmp_path, labelled_file):
-    from makemore_pl.lr_find import find_lr
+    from makemore_pl.cli.lr import find_lr
 
     args = [*labelled_args(tmp_path, labelled_file, "mlp"), "--lr_find.num_training", "5"]
     find_lr(args)

@@ -12,8 +12,8 @@ from test_robust import error_of
 
 import makemore_pl
 from makemore_pl.cli import MakemoreCLI, cli_main, run_cli
+from makemore_pl.cli.tune import tune_main
 from makemore_pl.data.datamodule import WordsDataModule
-from makemore_pl.tune import tune_main
 
 CONFIGS = sorted(path.stem for path in (REPO / "configs").glob("*.yaml"))
 # One config per model: the n-grams' two, and the series'.
@@ -93,7 +93,7 @@ def test_tune_searches_a_series_models_option(tmp_path, tiny_file, option, value
     assert [row.split("|")[1].strip().strip("*") for row in rows] == values.strip("[]").split(", ")
     assert len([row for row in rows if "**" in row]) == 1
     assert all(math.isfinite(float(row.split("|")[3])) for row in rows)  # val/nll of each
-    assert "makemore-pl-tune: best" in capsys.readouterr().err
+    assert "makemore-pl tune: best" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -21,8 +21,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 from test_cli import run_dir
 from test_series import printed_words
 
+from makemore_pl.checkpoints import load_model, training_words
 from makemore_pl.cli import cli_main
-from makemore_pl.runs import load_model, training_words
 from makemore_pl.serve.apis import SampleAPI, ScoreAPI
 from makemore_pl.serve.process import healthy, serving
 from makemore_pl.serve.schema import MAX_BODY_BYTES, MAX_SAMPLES, SampleRequest, ScoreRequest

@@ -15,8 +15,6 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor
 
-from makemore_pl.callbacks.guard import FiniteLossGuard
-from makemore_pl.callbacks.interrupt import SafeInterrupt
 from makemore_pl.data.batches import WORDS, Batch, Labels
 from makemore_pl.data.vocab import PAD, Vocabulary
 from makemore_pl.errors import UsageError
@@ -316,9 +314,6 @@ class LanguageModel(L.LightningModule):
         # as it exits. Nothing needs the group after teardown, so destroy it here.
         if multiprocessing.parent_process() is not None and dist.is_available() and dist.is_initialized():
             dist.destroy_process_group()
-
-    def configure_callbacks(self) -> list[L.Callback]:
-        return [FiniteLossGuard(), SafeInterrupt()]
 
     def on_fit_start(self) -> None:
         counts = getattr(self.trainer.datamodule, "train_label_counts", None) if self.labels is not None else None
