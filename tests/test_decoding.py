@@ -3,43 +3,17 @@
 import pytest
 import torch
 from conftest import tiny_args
+from helpers import FAMILY_VOCAB as VOCAB
+from helpers import every_family, label_table_of, randomised
 
 from makemore_pl import checkpoints
 from makemore_pl.cli import cli_main
 from makemore_pl.data.datamodule import WordsDataModule
 from makemore_pl.data.vocab import Vocabulary
 from makemore_pl.errors import UsageError
-from makemore_pl.models import GRU, LSTM, MLP, RNN, BoW, CountNGram, NeuralNGram, Transformer, WaveNet
+from makemore_pl.models import GRU
 
-VOCAB = [".", "a", "b", "c", "d"]
 WORDS = ["abba", "c", "dad", "cab"]
-
-
-def every_family(labels=None):
-    sizes = {"embedding": 4, "hidden": 8}
-    return [
-        NeuralNGram(VOCAB, labels=labels, context=2),
-        CountNGram(VOCAB, labels=labels, context=2),
-        MLP(VOCAB, labels=labels, context=3, **sizes),
-        MLP(VOCAB, labels=labels, context=3, batch_norm=True, **sizes),
-        WaveNet(VOCAB, labels=labels, context=4, **sizes),
-        BoW(VOCAB, labels=labels, block_size=6, width=8, hidden=8),
-        RNN(VOCAB, labels=labels, block_size=6, **sizes),
-        GRU(VOCAB, labels=labels, block_size=6, **sizes),
-        LSTM(VOCAB, labels=labels, block_size=6, layers=2, **sizes),
-        Transformer(VOCAB, labels=labels, block_size=6, width=8, layers=2, heads=2),
-    ]
-
-
-def randomised(model):
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.normal_()
-        for name, buffer in model.named_buffers():
-            if name == "counts":
-                buffer.uniform_(0, 5)
-    return model.eval()
 
 
 @pytest.mark.parametrize("model", every_family(), ids=lambda m: type(m).__name__)
@@ -85,10 +59,6 @@ def test_a_labelled_network_starts_as_the_unlabelled_one_and_reads_its_label(mod
         # Rows 0 and 3 share their label and differ in their word only: their first positions agree.
         assert torch.allclose(conditioned[0, 0], model.word_logits(x[3:4], label[3:4])[0, 0], atol=1e-5)
         assert not torch.allclose(conditioned[0, 0], model.word_logits(x[:1], label[1:2])[0, 0])
-
-
-def label_table_of(model):
-    return next(name for name, _ in model.network.named_modules() if name.endswith("labels"))
 
 
 def test_label_names_are_checked_against_the_model():

@@ -10,7 +10,7 @@ import onnxruntime as ort
 import pytest
 import torch
 from conftest import REPO
-from test_decoding import every_family, randomised
+from helpers import every_family, randomised
 
 from makemore_pl import checkpoints
 from makemore_pl.cli import cli_main

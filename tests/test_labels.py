@@ -6,9 +6,8 @@ import sys
 
 import pytest
 import torch
-from conftest import REPO, SERIES, TINY_WORDS, tiny_args
-from test_cli import run_dir
-from test_robust import error_of
+from conftest import REPO, SERIES, tiny_args
+from helpers import PAIRS, error_of, run_dir
 
 from makemore_pl import checkpoints
 from makemore_pl.cli import MakemoreCLI, run_cli
@@ -17,14 +16,6 @@ from makemore_pl.data.datamodule import WordsDataModule
 from makemore_pl.data.vocab import Vocabulary
 from makemore_pl.errors import UsageError
 from makemore_pl.models import CountNGram, NeuralNGram
-
-
-def label_of(word: str) -> str:
-    return "a" if word.endswith("a") else "b"
-
-
-# The tiny words, labelled by their last letter, and "ava" under both labels.
-PAIRS = [(word, label_of(word)) for word in TINY_WORDS] + [("ava", "b")]
 
 
 @pytest.fixture
@@ -147,16 +138,16 @@ def test_labelled_batches_carry_each_rows_label_and_counted_ones_count_it(labell
         expected[(lab, *c, n)] = expected.get((lab, *c, n), 0) + 1
     assert seen == expected and total == len(y)
     minis = list(MiniBatches(x, y, 16, seed=1, epoch=lambda: 0, label=label))  # counted, on the CPU
-    assert sum(int(b[2].sum()) for b in minis) == len(y) and all(len(b[4].ids) == len(b[1]) for b in minis)
+    assert sum(int(b.count.sum()) for b in minis) == len(y) and all(len(b.labels.ids) == len(b.y) for b in minis)
     for batch in MiniBatches(x, y, 16, seed=1, epoch=lambda: 0, count=False, label=label):
-        assert len(batch[4].ids) == len(batch[1])
+        assert len(batch.labels.ids) == len(batch.y)
     words, wy = Vocabulary(data.vocab).encode_padded(data.splits["train"], data.block_size)
     rows = torch.arange(len(words))  # as labels: each batch row must carry its own row's id
     for bx, by, _, _, labels in WordBatches(words, wy, 5, seed=1, epoch=lambda: 0, label=rows):
         assert torch.equal(bx, words[labels.ids, : bx.shape[1]]) and torch.equal(by, wy[labels.ids, : bx.shape[1]])
     # Evaluation: every chunk knows each label's predictions in the whole split.
     for batch in EvalBatches(x, y, 7, label=label, num_labels=2, counted=True):
-        assert batch[4].totals.tolist() == [int((label == i).sum()) for i in range(2)]
+        assert batch.labels.totals.tolist() == [int((label == i).sum()) for i in range(2)]
 
 
 def test_a_labelled_count_table_backs_off_to_the_pooled_row():

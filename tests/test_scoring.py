@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 from conftest import FAMILY_CONFIGS
-from test_decoding import every_family, randomised
+from helpers import every_family, randomised
 
 from makemore_pl import checkpoints
 from makemore_pl.cli import cli_main

@@ -14,12 +14,11 @@ from urllib.parse import urlsplit
 import pytest
 import torch
 from conftest import SERIES, TINY_WORDS, tiny_args
+from helpers import printed_words, run_dir
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
-from test_cli import run_dir
-from test_series import printed_words
 
 from makemore_pl.checkpoints import load_model, training_words
 from makemore_pl.cli import cli_main

@@ -5,9 +5,9 @@ import math
 import optuna
 import pytest
 from conftest import fit_args
+from helpers import scalars
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
-from test_names import scalars
 
 from makemore_pl.cli import cli_main
 from makemore_pl.cli.tune import tune, tune_main

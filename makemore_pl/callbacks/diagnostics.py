@@ -159,7 +159,7 @@ class Diagnostics(Callback):
         if not self._records(trainer) or self._recorded_step == trainer.global_step:
             return
         self._recorded_step = trainer.global_step
-        targets = batch[1]
+        targets = batch.y
         self._mask = targets != PAD if targets.ndim == 2 else None
         for name, layer in self._layers.items():
             self._handles.append(layer.register_forward_hook(partial(self._on_forward, name)))

@@ -30,10 +30,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from makemore_pl.data.batches import WORDS
+from makemore_pl.data.records import WORDS
 from makemore_pl.export import onnx_rnn
 from makemore_pl.models.base import LanguageModel
-from makemore_pl.models.network import SequenceModel
 from makemore_pl.models.ngram import NGramModel
 
 METADATA_KEY = "makemore_pl"
@@ -97,7 +96,7 @@ def dynamic_shapes(model: LanguageModel) -> dict[str, Any]:
     batch = torch.export.Dim("batch")
     if model.layout == WORDS:
         # A position table ends at block_size; a recurrence reads any length.
-        longest = model.block_size if isinstance(model, SequenceModel) and model.position_table else None
+        longest = None if model.longest_word is None else model.longest_word + 1
         tokens = {0: batch, 1: torch.export.Dim("length", max=longest) if longest else torch.export.Dim("length")}
     else:
         tokens = {0: batch}
