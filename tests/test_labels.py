@@ -49,7 +49,7 @@ def test_a_folder_of_label_files_reads_as_the_same_labelled_words(tmp_path, labe
     }
 
 
-def test_an_unlabelled_file_reads_as_today_a_tab_inside_a_word_included(tmp_path):
+def test_an_unlabelled_file_reads_as_plain_words_a_tab_inside_a_word_included(tmp_path):
     path = tmp_path / "words.txt"
     path.write_text("ab\tc\nde\n")
     data = WordsDataModule(str(path))
