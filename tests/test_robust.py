@@ -120,7 +120,7 @@ def test_a_checkpoint_carrying_a_pickle_payload_is_refused_and_never_runs(tmp_pa
     evil = tmp_path / "evil.ckpt"
     torch.save({"state_dict": {}, "hyper_parameters": {"x": Payload()}}, evil)
     message = error_of(capsys, ["test", *fit_args(tmp_path, tiny_file), "--ckpt_path", str(evil)])
-    assert "refusing to load the checkpoint" in message
+    assert "refusing the checkpoint, it holds pickled objects" in message
     assert not MARKER.exists()
     with pytest.raises(pickle.UnpicklingError):
         torch.load(evil, weights_only=True)
