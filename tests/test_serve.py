@@ -13,7 +13,9 @@ from urllib.parse import urlsplit
 
 import pytest
 import torch
+import uvicorn
 from conftest import SERIES, TINY_WORDS, tiny_args
+from fastapi import FastAPI
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -24,7 +26,8 @@ from test_series import printed_words
 from makemore_pl.cli import cli_main
 from makemore_pl.runs import load_model, training_words
 from makemore_pl.serve.apis import SampleAPI, ScoreAPI
-from makemore_pl.serve.process import healthy, serving
+from makemore_pl.serve.errors import JsonErrors, answer_errors_as_json
+from makemore_pl.serve.process import free_port, healthy, serving
 from makemore_pl.serve.schema import MAX_BODY_BYTES, MAX_SAMPLES, SampleRequest, ScoreRequest
 
 
@@ -165,6 +168,9 @@ def oversized(url: str, chunked: bool) -> tuple[int, str]:
     return response.status, response.read().decode()
 
 
+TOO_LARGE = f'{{"detail": "the body is over {MAX_BODY_BYTES:,} bytes"}}'
+
+
 # Each bad body, and what the one line that answers it must name.
 BAD_SAMPLES = [
     (b'{"num_samples": 5', "not valid JSON"),
@@ -217,12 +223,55 @@ def test_bad_requests_get_one_line_naming_the_field_while_good_ones_beside_them_
                 (status, answer), named = future.result()
                 assert status == 422, answer
                 assert named in answer["detail"] and "\n" not in answer["detail"], answer
-            assert [future.result()[0] for future in sizes] == [413, 413]
+            assert [future.result() for future in sizes] == [(413, TOO_LARGE)] * 2
     finally:
         stop.set()
         watcher.join()
     assert health and all(health)
     assert sample(server, num_samples=5, sample_seed=3) == alone[3]  # and it is still up
+
+
+def answer(url: str, method: str = "GET") -> tuple[int, str, object]:
+    """The status, content type and parsed JSON of a request without a body."""
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=30) as response:
+            status, kind, text = response.status, response.headers["Content-Type"], response.read()
+    except urllib.error.HTTPError as e:
+        status, kind, text = e.code, e.headers["Content-Type"], e.read()
+    return status, kind, json.loads(text)
+
+
+def test_every_error_is_one_json_line_and_no_page_loads_a_cdns_scripts(server):
+    # FastAPI's /docs and /redoc fetch Swagger and ReDoc from a CDN: they are off.
+    for path in ("/docs", "/redoc", "/docs/oauth2-redirect", "/nothing"):
+        assert answer(server + path) == (404, "application/json", {"detail": "Not Found"})
+    assert answer(server + "/sample") == (405, "application/json", {"detail": "Method Not Allowed"})
+    assert answer(server + "/openapi.json")[0] == 200  # the API's description, with nothing to fetch
+
+
+def test_an_uncaught_exception_is_a_json_500(tmp_path):
+    # The served model raises nothing uncaught that a request can reach: a FastAPI app of one route
+    # that raises, with the server's error handling, on a real uvicorn on 127.0.0.1.
+    app = FastAPI()
+    app.add_middleware(JsonErrors)
+    answer_errors_as_json(app)
+
+    @app.get("/fails")
+    def fails() -> None:
+        raise RuntimeError("a bug")
+
+    port = free_port()
+    uvicorn_server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical"))
+    thread = threading.Thread(target=uvicorn_server.run)
+    thread.start()
+    try:
+        while not uvicorn_server.started:
+            threading.Event().wait(0.05)
+        detail = "internal server error (RuntimeError); the server's log has more"
+        assert answer(f"http://127.0.0.1:{port}/fails") == (500, "application/json", {"detail": detail})
+    finally:
+        uvicorn_server.should_exit = True
+        thread.join()
 
 
 @pytest.fixture(scope="module")
