@@ -24,6 +24,7 @@ from test_cli import run_dir
 from test_series import printed_words
 
 from makemore_pl.cli import cli_main
+from makemore_pl.data.datamodule import WordsDataModule
 from makemore_pl.runs import load_model, training_words
 from makemore_pl.serve.apis import SampleAPI, ScoreAPI
 from makemore_pl.serve.errors import JsonErrors, answer_errors_as_json
@@ -358,6 +359,31 @@ def test_every_model_is_served_from_its_checkpoint_alone(tmp_path, name):
     scored = scorer.encode_response(scorer.predict(ScoreRequest(words=["emma", "ava"], per_char=True)))
     assert [s["word"] for s in scored["scores"]] == ["emma", "ava"]
     assert all(math.isfinite(s["nll"]) and len(s["surprisal"]) == len(s["word"]) + 1 for s in scored["scores"])
+
+
+def test_a_checkpoint_moved_away_from_its_run_still_knows_its_training_words(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    ckpt = train(run, "bigram", "--data.path", "tiny.txt", "--trainer.max_epochs", "3")  # a relative path
+    expected = set(WordsDataModule(str(run / "tiny.txt"), url=None).split_words()["train"])
+    moved = tmp_path / "elsewhere" / "bigram.ckpt"
+    moved.parent.mkdir()
+    shutil.copyfile(ckpt, moved)
+    shutil.rmtree(run)  # the checkpoint alone, started from another folder
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(moved.parent)
+        assert training_words(moved) == expected
+        sampler = SampleAPI(str(moved))
+        sampler.setup("cpu")
+        asked = sampler.decode_request(SampleRequest(num_samples=8, sample_seed=1, only_new=True))
+        (answer,) = [sampler.encode_response(r) for r in sampler.predict([asked])]
+        assert [w["mark"] for w in answer["words"]] == ["new"] * 8
+        assert not {w["word"] for w in answer["words"]} & expected
+        capsys.readouterr()
+        cli_main(["predict", "--ckpt_path", str(moved), "--data.num_samples", "30", "--model.sample_seed", "1"])
+    printed = capsys.readouterr()
+    trained = sum(word in expected for word in printed.out.split())
+    assert f"{30 - trained} new and {trained} from the training words" in printed.err
 
 
 def serve_error(capsys, *args: str) -> str:
