@@ -345,7 +345,7 @@ def test_the_page_samples_marked_names_and_colours_each_character_of_a_scored_na
 @pytest.mark.parametrize("name", ["counts", *SERIES])  # the bigram: the served one above
 def test_every_model_is_served_from_its_checkpoint_alone(tmp_path, name):
     ckpt = train(tmp_path, name, "--trainer.max_epochs", "1", "--trainer.max_steps", "2")
-    (tmp_path / "tiny.txt").unlink()  # the checkpoint alone: words are then neither new nor train
+    (tmp_path / "tiny.txt").unlink()  # the checkpoint alone: it keeps its training words
     sampler, scorer = SampleAPI(str(ckpt)), ScoreAPI(str(ckpt))
     sampler.setup("cpu")
     scorer.setup("cpu")
@@ -354,7 +354,9 @@ def test_every_model_is_served_from_its_checkpoint_alone(tmp_path, name):
     answers = [sampler.encode_response(r) for r in sampler.predict([sampler.decode_request(r) for r in requests])]
     words = [[w["word"] for w in answer["words"]] for answer in answers[:3]]
     assert words[0] == words[2] and all(len(w) == 3 for w in words)
-    assert {w["mark"] for answer in answers[:3] for w in answer["words"]} == {"unknown"}
+    train_words = training_words(ckpt)
+    marks = {(w["word"], w["mark"]) for answer in answers[:3] for w in answer["words"]}
+    assert train_words and marks == {(word, "train" if word in train_words else "new") for word, _ in marks}
     assert answers[3].status_code == 422 and b"prefix" in answers[3].body
     scored = scorer.encode_response(scorer.predict(ScoreRequest(words=["emma", "ava"], per_char=True)))
     assert [s["word"] for s in scored["scores"]] == ["emma", "ava"]
@@ -384,6 +386,15 @@ def test_a_checkpoint_moved_away_from_its_run_still_knows_its_training_words(tmp
     printed = capsys.readouterr()
     trained = sum(word in expected for word in printed.out.split())
     assert f"{30 - trained} new and {trained} from the training words" in printed.err
+    # A checkpoint written before checkpoints kept their words: alone, its words are neither new nor train.
+    saved = torch.load(moved, weights_only=True)
+    del saved["WordsDataModule"]
+    torch.save(saved, moved)
+    assert training_words(moved) is None
+    sampler = SampleAPI(str(moved))
+    sampler.setup("cpu")
+    (answer,) = [sampler.encode_response(r) for r in sampler.predict([sampler.decode_request(SampleRequest())])]
+    assert {w["mark"] for w in answer["words"]} == {"unknown"}
 
 
 def serve_error(capsys, *args: str) -> str:
