@@ -90,6 +90,6 @@ def test_a_checkpoint_alone_gives_its_model_and_its_training_words(tmp_path, tin
     assert data["path"] == str(tiny_file)
     expected = set(WordsDataModule(path=str(tiny_file)).split_words()["train"])
     assert checkpoints.training_words(ckpt) == expected and 0 < len(expected) < 41
-    tiny_file.unlink()  # the words file gone: the model still loads, and no word can be marked
-    assert checkpoints.training_words(ckpt) is None
+    tiny_file.unlink()  # the words file gone: the model still loads, and the checkpoint's own copy marks words
+    assert checkpoints.training_words(ckpt) == expected
     assert isinstance(checkpoints.load_model(ckpt), GRU)
