@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import torch
 from common import CONFIGS, MAKEMORE_PL, NAMES, run
 
-from makemore_pl.runs import load_model
+from makemore_pl.checkpoints import load_model
 from makemore_pl.sampling.exact import generate
 from makemore_pl.sampling.options import SamplingOptions
 from makemore_pl.serve.process import serving

@@ -15,7 +15,7 @@ The counting trigram's smoothing is chosen on val, for the labelled and the plai
 Then it evaluates each best checkpoint (the counting model's only one): val/nll, test/nll, and for
 the labelled model test/accuracy (Bayes' rule over the labels); samples five words of each label
 with `makemore-pl predict --sampling.label [...]`; and prints the table with the wall time of each fit.
-Beside them, the baselines of makemore_pl.baselines on the same split: the majority class, Naive
+Beside them, the baselines of makemore_pl.scoring.baselines on the same split: the majority class, Naive
 Bayes on the last letter, and the per-label trigram-count classifier with its alpha chosen on val.
 
 `--epochs model=N` shortens a network's schedule (its one-cycle schedule spans the N epochs). Runs go

@@ -8,7 +8,7 @@ import yaml
 from conftest import TINY_WORDS, fit_args
 from test_cli import run_dir
 
-from makemore_pl import runs
+from makemore_pl import checkpoints
 from makemore_pl.cli import cli_main
 from makemore_pl.sampling import legacy
 
@@ -48,7 +48,7 @@ def test_the_old_keys_are_the_fifteen_options_that_moved():
 
 def test_an_old_checkpoint_loads_without_its_sampling_keys(old_run):
     assert set(OLD_MODEL) <= set(torch.load(old_run, weights_only=True)["hyper_parameters"])
-    model = runs.load_model(old_run)
+    model = checkpoints.load_model(old_run)
     assert not set(OLD_MODEL) & set(model.hparams)
     assert len(model.sample(num_samples=4, seed=1)) == 4
 

@@ -11,15 +11,15 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from makemore_pl.callbacks.embeddings import log_embeddings
-from makemore_pl.callbacks.figures import TableFigure, save_png
-from makemore_pl.callbacks.tensorboard import tensorboard_writer
 from makemore_pl.data.batches import FullBatch
 from makemore_pl.data.vocab import Vocabulary
 from makemore_pl.errors import UsageError
 from makemore_pl.models.base import LanguageModel
 from makemore_pl.models.counts import CountNGram
 from makemore_pl.models.ngram import NGramModel
+from makemore_pl.plots.embeddings import log_embeddings
+from makemore_pl.plots.figures import TableFigure, save_png
+from makemore_pl.plots.tensorboard import tensorboard_writer
 from makemore_pl.sampling.exact import generate
 from makemore_pl.sampling.options import SamplingOptions
 from makemore_pl.sampling.table import sample_words_parallel

@@ -14,8 +14,8 @@ from fastapi import HTTPException
 from fastapi.responses import JSONResponse
 from litserve.loops import BatchedLoop
 
+from makemore_pl.checkpoints import load_model, training_words
 from makemore_pl.errors import UsageError
-from makemore_pl.runs import load_model, training_words
 from makemore_pl.sampling.exact import generate
 from makemore_pl.sampling.options import SamplingOptions
 from makemore_pl.scoring.words import score_words

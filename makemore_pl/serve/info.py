@@ -6,8 +6,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from makemore_pl.checkpoints import read_checkpoint
 from makemore_pl.models.base import LanguageModel
-from makemore_pl.runs import read_checkpoint
 from makemore_pl.sampling.options import SamplingOptions, field_help
 
 
