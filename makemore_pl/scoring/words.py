@@ -51,7 +51,7 @@ def unscorable(model: Samplable, word: str) -> str | None:
     for position, char in enumerate(word, 1):
         if char not in stoi or stoi[char] == 0:  # the boundary is no character of a word
             return f"character {char!r} at position {position} is not in the vocabulary ({model.vocabulary.summary()})"
-    longest = model.longest_word()
+    longest = model.longest_word
     if longest is not None and len(word) > longest:
         return f"{len(word)} characters, and {type(model).__name__} has positions for words of at most {longest}"
     return None
@@ -113,7 +113,7 @@ def score_words(
 def check_scorable(model: Samplable, words: list[str]) -> None:
     """Raise a UsageError naming the first word of ``words`` that ``model`` cannot score, its place and why."""
     known = set(model.vocabulary.itos[1:])
-    longest = model.longest_word()
+    longest = model.longest_word
     if set().union(*words) <= known and (longest is None or max(map(len, words), default=0) <= longest):
         return  # the usual case, checked in bulk
     for i, word in enumerate(words, 1):
