@@ -45,7 +45,7 @@ def test_the_pages_form_has_a_field_for_every_option():
 
 
 def test_exports_metadata_holds_every_option_at_its_default():
-    from makemore_pl.export import metadata
+    from makemore_pl.export.onnx import metadata
 
     model = GRU([".", "a", "b"], block_size=6, embedding=2, hidden=2)
     meta = metadata(model)
