@@ -131,6 +131,7 @@ class MakemoreCLI(LightningCLI):
     def before_predict(self) -> None:
         self._start_from_checkpoint()
         self.datamodule.sampling = self.sampling()
+        self.datamodule.sampling.check(self.model)  # before any batch: also a request of no words
         # Without a writer, predict's samples would be computed and thrown away.
         if not any(isinstance(c, SampleWriter) for c in self.trainer.callbacks):
             self.trainer.callbacks.append(SampleWriter())
