@@ -18,6 +18,7 @@ from makemore_pl import console, finetune, runs
 from makemore_pl.callbacks.progress import StderrProgressBar
 from makemore_pl.callbacks.writer import SampleWriter
 from makemore_pl.data.datamodule import WordsDataModule
+from makemore_pl.data.text import TextDataModule, names_text_data
 from makemore_pl.errors import UsageError
 from makemore_pl.models.base import LanguageModel
 from makemore_pl.models.counts import CountNGram
@@ -42,10 +43,11 @@ class MakemoreCLI(LightningCLI):
         # The data decides the vocabulary, the context and the longest word; the model follows.
         # A model without one of these arguments (block_size for a window model, context for a
         # sequence model) is simply not given it.
-        for key in ("vocab", "labels", "block_size"):
+        for key in ("vocab", "labels", "block_size", "text"):
             link = partial(self._from_data_or_checkpoint, key=key)
             parser.link_arguments("data", f"model.init_args.{key}", compute_fn=link, apply_on="instantiate")
-        parser.link_arguments("data.context", "model.init_args.context", apply_on="instantiate")
+        context = "data.init_args.context" if self.subclass_mode_data else "data.context"  # text: TextDataModule
+        parser.link_arguments(context, "model.init_args.context", apply_on="instantiate")
         parser.add_argument(
             "--new_version",
             type=bool,
@@ -147,9 +149,11 @@ def run_cli(cli_class: type[MakemoreCLI], args: ArgsType = None, **kwargs) -> Ma
     """Build ``cli_class`` for makemore-pl's model and data, turning a UsageError into one line on stderr."""
     console.silence_false_alarms()
     try:
+        text = names_text_data(args if isinstance(args, dict) else runs.complete_arguments(_argv(args)))
         return cli_class(
             LanguageModel,
-            WordsDataModule,
+            TextDataModule if text else WordsDataModule,
+            subclass_mode_data=text,  # a text config names its class: data: class_path: makemore_pl.TextDataModule
             subclass_mode_model=True,
             save_config_callback=runs.RunConfig,
             # The optimizer is the model's own option (--model.optimizer), so no second, top-level one.
@@ -194,9 +198,13 @@ def fit_command(args: list[str], drop: str, extra: list[str]) -> str:
     return shlex.join(["makemore-pl", "fit", *kept, *extra])
 
 
+def _argv(args: ArgsType) -> list[str]:
+    return [] if isinstance(args, (dict, Namespace)) else list(sys.argv[1:] if args is None else args)
+
+
 def cli_main(args: ArgsType = None) -> None:
     """Entry point of `makemore-pl`; tests call it in-process with a list of arguments."""
-    argv = [] if isinstance(args, (dict, Namespace)) else list(sys.argv[1:] if args is None else args)
+    argv = _argv(args)
     if argv and argv[0] in COMMANDS:
         return _run_command(argv[0], argv[1:])
     run_cli(MakemoreCLI, args)

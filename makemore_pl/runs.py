@@ -36,7 +36,7 @@ SUBCOMMANDS = ("fit", "validate", "test", "predict")
 # Values of --ckpt_path that Lightning resolves itself instead of reading a file of that name.
 LIGHTNING_CHECKPOINTS = ("last", "best", "hpc", "registry")
 # The model's arguments that the CLI links from the data (cli.MakemoreCLI.add_arguments_to_parser).
-LINKED = ("vocab", "labels", "context", "block_size")
+LINKED = ("vocab", "labels", "context", "block_size", "text")
 # Model arguments that say how to train or sample, not what the weights are: these may change when
 # fine-tuning. Every other saved argument is architecture, and comes from the checkpoint.
 TRAINING_ARGUMENTS = init_arguments(NetworkModel) | {"dropout", "l2", "init_seed", "smoothing"}
