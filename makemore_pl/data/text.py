@@ -106,7 +106,11 @@ class TextDataModule(L.LightningDataModule):
 
     @property
     def vocab(self) -> list[str]:
-        """The sorted characters of the whole file, known from construction on, so the CLI can link them."""
+        """The sorted characters of the whole file, known from construction on, so the CLI can link them.
+
+        A file too short to split is refused here, before a model is built from its characters.
+        """
+        self.bounds  # noqa: B018
         return self.token_file.vocab
 
     @property
