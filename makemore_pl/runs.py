@@ -28,6 +28,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 
 from makemore_pl.data.datamodule import WordsDataModule
 from makemore_pl.data.files import write_atomic
+from makemore_pl.data.text import is_text_class
 from makemore_pl.errors import UsageError
 from makemore_pl.models.base import LanguageModel, init_arguments
 from makemore_pl.models.network import NetworkModel
@@ -198,6 +199,9 @@ def _data_config(ckpt: str, saved: dict[str, Any], command: str, args: list[str]
             f"{command} needs the words file that {ckpt} was trained on, and neither the checkpoint nor a "
             "run folder around it says which: pass it with --data.path"
         )
+    text_class = saved.get("datamodule_hyper_parameters", {}).get("_class_path")
+    if data and is_text_class(text_class):  # running text: the CLI reads words unless the data names its class
+        data = {"class_path": text_class, "init_args": data}
     # No seed either: evaluating and sampling (--model.sample_seed) need none.
     return {"data": data, "seed_everything": False} if data else {"seed_everything": False}
 
@@ -303,6 +307,7 @@ def data_arguments(ckpt_path: str | Path) -> dict[str, Any]:
     run = run_folder(ckpt_path)
     if run is not None:
         data = (yaml.safe_load((run / "config.yaml").read_text()) or {}).get("data") or {}
+        data = data.get("init_args", data)  # a text run's data names its class (TextDataModule)
         return {key: value for key, value in data.items() if value is not None or key in ("url", "sha256")}
     saved = read_checkpoint(ckpt_path).get("datamodule_hyper_parameters", {})
     return {key: value for key, value in saved.items() if key[0] != "_"}
@@ -311,6 +316,8 @@ def data_arguments(ckpt_path: str | Path) -> dict[str, Any]:
 def training_words(ckpt_path: str | Path) -> set[str] | None:
     """The training split's words of the run a checkpoint comes from, or None when its words file is not here."""
     arguments = data_arguments(ckpt_path)
+    if "block_size" in arguments:  # running text (TextDataModule) has no words
+        return None
     if not arguments.get("path") or not Path(arguments["path"]).exists():  # a words file, or a folder of them
         return None
     data = WordsDataModule(**{**arguments, "url": None})

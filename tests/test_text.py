@@ -163,6 +163,10 @@ def test_fit_and_test_from_the_cli(tmp_path, verse):
     assert saved["vocab"] == sorted(set(VERSE)) and saved["hyper_parameters"]["text"] is True
     tested = run_cli(MakemoreCLI, ["test", "--ckpt_path", str(ckpt), "--trainer.enable_progress_bar", "false"])
     assert "test/nll" in tested.trainer.callback_metrics and "test/bpc" in tested.trainer.callback_metrics
+    copied = tmp_path / "copied.ckpt"  # out of its run's folder: the checkpoint's own data options say it is text
+    copied.write_bytes(ckpt.read_bytes())
+    validated = run_cli(MakemoreCLI, ["validate", "--ckpt_path", str(copied), "--trainer.enable_progress_bar", "false"])
+    assert validated.trainer.callback_metrics["val/nll"].item() == pytest.approx(metrics["val/nll"].item(), rel=1e-6)
 
 
 def test_resume_draws_the_windows_of_the_uninterrupted_run(tmp_path, verse):
@@ -195,3 +199,12 @@ def test_window_models_and_counts_read_text(tmp_path, verse):
     trainer.fit(counts, data)
     assert counts.counts.sum() == data.bounds["train"][1]  # every training character counted once
     assert trainer.callback_metrics["val/nll"] < math.log(data.vocab_size)
+
+
+@pytest.mark.parametrize("config", sorted((REPO / "configs" / "text").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_text_config_builds(tmp_path, verse, config):
+    cli = run_cli(
+        MakemoreCLI, ["--config", str(config), "--data.path", str(verse), "--data.cache_dir", str(tmp_path)], run=False
+    )
+    assert isinstance(cli.datamodule, TextDataModule) and cli.model.text
+    assert cli.model.vocab_size == len(set(VERSE))

@@ -230,16 +230,14 @@ def names_text_data(args: list[str] | dict) -> bool:
     (configs/text/, and every text run's saved config.yaml) or ``--data.class_path`` on the command line.
     """
     if isinstance(args, dict):
-        return _is_text_class(
-            (args.get("data") or {}).get("class_path") if isinstance(args.get("data"), dict) else None
-        )
+        return is_text_class((args.get("data") or {}).get("class_path") if isinstance(args.get("data"), dict) else None)
     found = None
     for i, arg in enumerate(args):
         value = args[i + 1] if i + 1 < len(args) else None
         if arg in ("--config", "-c") and value is not None:
-            source = Path(value)
-            try:
-                config = yaml.safe_load(source.read_text() if source.is_file() else value)
+            try:  # a file, or the config itself (runs.complete_arguments adds a checkpoint's as JSON)
+                inline = value.lstrip().startswith("{")
+                config = yaml.safe_load(value if inline else Path(value).read_text())
             except (OSError, yaml.YAMLError):
                 continue  # jsonargparse words that error
             data = config.get("data") if isinstance(config, dict) else None
@@ -249,8 +247,9 @@ def names_text_data(args: list[str] | dict) -> bool:
             found = value
         elif arg.startswith(("--data.class_path=", "--data=")):
             found = arg.split("=", 1)[1]
-    return _is_text_class(found)
+    return is_text_class(found)
 
 
-def _is_text_class(class_path: str | None) -> bool:
+def is_text_class(class_path: str | None) -> bool:
+    """Whether ``class_path`` names ``TextDataModule`` (by any of its import paths)."""
     return isinstance(class_path, str) and class_path.rsplit(".", 1)[-1] == TextDataModule.__name__
