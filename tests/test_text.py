@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import lightning as L
@@ -10,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import REPO, fit_args
+from test_names import scalars
 
 from makemore_pl.cli import MakemoreCLI, cli_main, run_cli
 from makemore_pl.data.batches import COUNTED, WINDOWS, WORDS
@@ -208,3 +211,20 @@ def test_every_text_config_builds(tmp_path, verse, config):
     )
     assert isinstance(cli.datamodule, TextDataModule) and cli.model.text
     assert cli.model.vocab_size == len(set(VERSE))
+
+
+@pytest.mark.slow
+def test_two_processes_train_on_text_and_validate_like_one(tmp_path, verse):
+    args = text_args(
+        tmp_path, verse, "--trainer.max_steps", "3", "--trainer.val_check_interval", "3",
+        "--model.lr_scheduler", "null", "--trainer.accelerator", "cpu", "--trainer.strategy", "ddp_spawn",
+        "--trainer.devices", "2",
+    )  # fmt: skip
+    result = subprocess.run([sys.executable, "-m", "makemore_pl", "fit", *args], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    run = next((tmp_path / "logs").rglob("version_*"))
+    (logged,) = scalars(run, "val/nll")  # two processes, each its share of the held-out text
+    ckpt = run / "checkpoints" / "last.ckpt"
+    one_process = ["--trainer.devices", "1", "--trainer.strategy", "auto"]
+    one = run_cli(MakemoreCLI, ["validate", "--ckpt_path", str(ckpt), *one_process])
+    assert one.trainer.callback_metrics["val/nll"].item() == pytest.approx(logged, rel=1e-5)
