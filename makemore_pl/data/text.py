@@ -234,6 +234,8 @@ def names_text_data(args: list[str] | dict) -> bool:
     found = None
     for i, arg in enumerate(args):
         value = args[i + 1] if i + 1 < len(args) else None
+        if arg.startswith("--config="):
+            arg, value = arg.split("=", 1)
         if arg in ("--config", "-c") and value is not None:
             try:  # a file, or the config itself (runs.complete_arguments adds a checkpoint's as JSON)
                 inline = value.lstrip().startswith("{")
