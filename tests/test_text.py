@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 from conftest import REPO, fit_args
-from test_names import scalars
+from helpers import scalars
 
 from makemore_pl.cli import MakemoreCLI, cli_main, run_cli
-from makemore_pl.data.batches import COUNTED, WINDOWS, WORDS
+from makemore_pl.data.records import COUNTED, WINDOWS, WORDS
 from makemore_pl.data.text import TextDataModule
 from makemore_pl.data.tokens import encode_file, smallest_dtype
 from makemore_pl.data.vocab import PAD

@@ -10,8 +10,9 @@ from pathlib import Path
 import lightning as L
 import yaml
 
-from makemore_pl.data.batches import COUNTED, WORDS, SampleRequests
+from makemore_pl.data.batches import SampleRequests
 from makemore_pl.data.files import download
+from makemore_pl.data.records import COUNTED, WORDS
 from makemore_pl.data.tokens import TokenFile, encode_file
 from makemore_pl.data.windows import CountedText, EvalText, TrainWindows
 from makemore_pl.errors import UsageError

@@ -20,14 +20,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from makemore_pl.data.batches import COUNTED, WORDS, Batch, count_examples, to_device
+from makemore_pl.data.counting import count_examples
+from makemore_pl.data.records import COUNTED, WORDS, Batch, to_device
 from makemore_pl.data.vocab import PAD
 
 Tokens = Callable[[], np.ndarray]  # opens the token file (a fresh memmap) for one batch
 
 
 def _batch(x: np.ndarray, y: np.ndarray, total: float, count: Tensor | None = None) -> Batch:
-    return (torch.from_numpy(x.astype(np.int64)), torch.from_numpy(y.astype(np.int64)), count, torch.tensor(total))
+    return Batch(torch.from_numpy(x.astype(np.int64)), torch.from_numpy(y.astype(np.int64)), count, torch.tensor(total))
 
 
 def contexts(tokens: np.ndarray, start: int, end: int, context: int) -> tuple[np.ndarray, np.ndarray]:
@@ -117,7 +118,7 @@ class CountedText:
         x, y, count = _merge(torch.cat(xs), torch.cat(ys), torch.cat(counts))
         share = slice(rank, None, world_size)
         total = torch.tensor((end - start) / world_size)
-        self.batch: Batch = to_device((x[share], y[share], count[share].float(), total), device)
+        self.batch: Batch = to_device(Batch(x[share], y[share], count[share].float(), total), device)
 
     def __len__(self) -> int:
         return 1
