@@ -118,10 +118,10 @@ def test_training_windows_are_seeded_per_batch_and_process(verse):
     one, resumed = list(at(0)), list(at(2))
     assert all(torch.equal(a[0], b[0]) for a, b in zip(one[2:], resumed))  # batch 2 is batch 2, resumed or not
     assert not torch.equal(next(iter(at(0, rank=1, world_size=2)))[0], one[0][0])  # each process its own windows
-    x, y, count, total = one[0]
+    x, y, count, total, _ = one[0]
     assert x.shape == y.shape == (4, 8) and torch.equal(x[:, 1:], y[:, :-1]) and count is None and total == 32
     assert len(at(0)) == math.ceil(n / (8 * 4))  # an epoch covers the training text once
-    x, y, _, total = at(0, layout=WINDOWS, context=3).batch(0)  # a window model: each target after 3 characters
+    x, y, _, total, _ = at(0, layout=WINDOWS, context=3).batch(0)  # a window model: each target after 3 characters
     stream = np.asarray(tokens.tokens())
     starts = at(0).starts(0)
     assert x.shape == (32, 3) and total == 32 and y[0] == stream[starts[0] + 1]
@@ -141,7 +141,7 @@ def test_validation_predicts_every_held_out_character_once(verse, layout, world_
     assert len({len(share) for share in shares}) == 1  # every process the same number of chunks
     targets, before, totals = [], [], set()
     for chunks in zip(*shares):  # round robin: chunk i of every process, in order
-        for x, y, _, total in chunks:
+        for x, y, _, total, _ in chunks:
             totals.add(float(total))
             targets.append(y[y != PAD])
             before.append(x[y != PAD] if layout == WORDS else x[:, -1])  # the character before each target
