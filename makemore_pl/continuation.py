@@ -1,0 +1,108 @@
+"""Continuing a prompt: a model of running text writes on from it, one character at a time.
+
+The characters stream out as they are drawn. Each is drawn on the CPU, from float32 probabilities,
+with a CPU ``torch.Generator``: the same seed gives the same text on any device (up to the last
+bits of the network's arithmetic, which can tip a draw near a boundary between two characters).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import torch
+
+from makemore_pl.errors import UsageError
+from makemore_pl.models.base import LanguageModel
+from makemore_pl.models.text_decoding import Slide, text_decoder
+
+# The lecture's seed, as the word sampler's default.
+DEFAULT_SEED = 2147483647
+
+# The options that only mean something for words, and their values that leave them off. A text
+# model given any other value gets one line about each.
+WORD_OPTIONS: dict[str, Any] = {
+    "prefix": "",
+    "suffix": "",
+    "contains": "",
+    "exclude": "",
+    "min_length": 0,
+    "only_new": False,
+    "unique": False,
+    "beam": None,
+    "label": None,
+}
+
+
+def word_option_errors(options: Mapping[str, Any], group: str = "--sampling") -> list[str]:
+    """One line for each word option in ``options`` set away from its default: text models have no words."""
+    return [
+        f"{group}.{name} {value!r}: a model of running text writes no words; this option is for word models only"
+        for name, value in options.items()
+        if name in WORD_OPTIONS and value != WORD_OPTIONS[name]
+    ]
+
+
+def check_text_options(options: Mapping[str, Any], group: str = "--sampling") -> None:
+    """Raise a UsageError of one line per word option set on a text model (``word_option_errors``)."""
+    errors = word_option_errors(options, group)
+    if errors:
+        raise UsageError("\n".join(errors))
+
+
+def encode_text(itos: Sequence[str], text: str, source: str, by_line: bool = False) -> list[int]:
+    """The token ids of ``text``; a character outside the vocabulary is a UsageError naming it and where it is.
+
+    ``source`` names the text in the message (an option, a file). ``by_line`` places a character
+    by line and column (a file); otherwise by its position in ``text``, counted from 0 (a prompt).
+    """
+    stoi = {s: i for i, s in enumerate(itos)}
+    ids = [stoi.get(c, -1) for c in text]
+    if -1 not in ids:
+        return ids
+    at = ids.index(-1)
+    char = text[at]
+    if by_line:
+        line = text.count("\n", 0, at) + 1
+        where = f"line {line}, column {at - (text.rfind(chr(10), 0, at) + 1) + 1}"
+    else:
+        where = f"position {at}"
+    known = "".join(itos)
+    shown = known if len(known) <= 60 else known[:57] + "..."
+    raise UsageError(f"{source}: character {char!r} at {where} is not in the model's vocabulary {shown!r}")
+
+
+def continue_text(
+    model: LanguageModel,
+    prompt: str,
+    length: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    seed: int = DEFAULT_SEED,
+    slide: Slide = "exact",
+    source: str = "--sampling.prompt",
+) -> Iterator[str]:
+    """Yield ``length`` characters that continue ``prompt``, each as soon as it is drawn (the prompt not repeated).
+
+    ``temperature`` divides the logits; ``top_k`` keeps the k most likely characters. ``slide`` is
+    how a Transformer reads past its context (``text_decoding``). ``source`` names the prompt in
+    the one-line error about a character outside the vocabulary.
+    """
+    if length < 0:
+        raise UsageError(f"--sampling.length must be at least 0, got {length}")
+    if not temperature > 0:
+        raise UsageError(f"--sampling.temperature must be above 0, got {temperature}")
+    if top_k is not None and top_k < 1:
+        raise UsageError(f"--sampling.top_k must be at least 1, got {top_k}")
+    ids = encode_text(model.itos, prompt, source)
+    generator = torch.Generator().manual_seed(seed)
+    with model.evaluating():
+        decoder = text_decoder(model, ids, slide)
+        for _ in range(length):
+            logits = decoder.logits().float().cpu() / temperature
+            if top_k is not None and top_k < len(logits):
+                cut = torch.topk(logits, top_k).values[-1]
+                logits = logits.masked_fill(logits < cut, float("-inf"))
+            token = int(torch.multinomial(torch.softmax(logits, 0), 1, generator=generator))
+            yield model.itos[token]
+            decoder.feed(token)
