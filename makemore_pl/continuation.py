@@ -14,7 +14,7 @@ import torch
 
 from makemore_pl.errors import UsageError
 from makemore_pl.models.base import LanguageModel
-from makemore_pl.models.text_decoding import Slide, text_decoder
+from makemore_pl.models.text_decoding import Slide, TextDecoder, text_decoder
 
 # The lecture's seed, as the word sampler's default.
 DEFAULT_SEED = 2147483647
@@ -97,12 +97,23 @@ def continue_text(
     ids = encode_text(model.itos, prompt, source)
     generator = torch.Generator().manual_seed(seed)
     with model.evaluating():
-        decoder = text_decoder(model, ids, slide)
-        for _ in range(length):
-            logits = decoder.logits().float().cpu() / temperature
-            if top_k is not None and top_k < len(logits):
-                cut = torch.topk(logits, top_k).values[-1]
-                logits = logits.masked_fill(logits < cut, float("-inf"))
-            token = int(torch.multinomial(torch.softmax(logits, 0), 1, generator=generator))
+        for token in draw(text_decoder(model, ids, slide), length, generator, temperature, top_k):
             yield model.itos[token]
+
+
+def draw(
+    decoder: TextDecoder, length: int, generator: torch.Generator, temperature: float = 1.0, top_k: int | None = None
+) -> Iterator[int]:
+    """Yield ``length`` token ids drawn one after the other from ``decoder``, feeding each back to it.
+
+    Drawn on the CPU from float32 probabilities with the CPU ``generator``, whatever the model's device.
+    """
+    for position in range(length):
+        logits = decoder.logits().float().cpu() / temperature
+        if top_k is not None and top_k < len(logits):
+            cut = torch.topk(logits, top_k).values[-1]
+            logits = logits.masked_fill(logits < cut, float("-inf"))
+        token = int(torch.multinomial(torch.softmax(logits, 0), 1, generator=generator))
+        yield token
+        if position + 1 < length:  # the last character is never read back
             decoder.feed(token)
