@@ -20,23 +20,24 @@ TEXT_VOCAB = list("\n !,abcdehilnorstw")
 BLOCK = 6
 
 
+SIZES = {"embedding": 4, "hidden": 8}
+# Each family of model, built anew when asked for: a test may change its weights and dtype.
+FAMILIES = {
+    "NeuralNGram": lambda: NeuralNGram(TEXT_VOCAB, context=2),
+    "CountNGram": lambda: CountNGram(TEXT_VOCAB, context=2),
+    "MLP": lambda: MLP(TEXT_VOCAB, context=3, **SIZES),
+    "MLP-bn": lambda: MLP(TEXT_VOCAB, context=3, batch_norm=True, **SIZES),
+    "WaveNet": lambda: WaveNet(TEXT_VOCAB, context=4, **SIZES),
+    "BoW": lambda: BoW(TEXT_VOCAB, block_size=BLOCK, width=8, hidden=8),
+    "RNN": lambda: RNN(TEXT_VOCAB, block_size=BLOCK, **SIZES),
+    "GRU": lambda: GRU(TEXT_VOCAB, block_size=BLOCK, **SIZES),
+    "LSTM": lambda: LSTM(TEXT_VOCAB, block_size=BLOCK, layers=2, **SIZES),
+    "Transformer": lambda: Transformer(TEXT_VOCAB, block_size=BLOCK, width=8, layers=2, heads=2),
+}
+
+
 def text_models():
-    sizes = {"embedding": 4, "hidden": 8}
-    return [
-        NeuralNGram(TEXT_VOCAB, context=2),
-        CountNGram(TEXT_VOCAB, context=2),
-        MLP(TEXT_VOCAB, context=3, **sizes),
-        MLP(TEXT_VOCAB, context=3, batch_norm=True, **sizes),
-        WaveNet(TEXT_VOCAB, context=4, **sizes),
-        BoW(TEXT_VOCAB, block_size=BLOCK, width=8, hidden=8),
-        RNN(TEXT_VOCAB, block_size=BLOCK, **sizes),
-        GRU(TEXT_VOCAB, block_size=BLOCK, **sizes),
-        LSTM(TEXT_VOCAB, block_size=BLOCK, layers=2, **sizes),
-        Transformer(TEXT_VOCAB, block_size=BLOCK, width=8, layers=2, heads=2),
-    ]
-
-
-NAMES = [f"{type(m).__name__}{'-bn' * bool(m.hparams.get('batch_norm'))}" for m in text_models()]
+    return [build() for build in FAMILIES.values()]
 
 
 def randomised(model, dtype):
@@ -61,10 +62,10 @@ def assert_same_log_probs(decoder, reference, atol):
 
 
 @pytest.mark.parametrize(("dtype", "atol"), [(torch.float64, 1e-10), (torch.float32, 1e-5)])
-@pytest.mark.parametrize("prompt_length", [0, 2, 9])
-@pytest.mark.parametrize("family", range(len(NAMES)), ids=NAMES)
+@pytest.mark.parametrize("prompt_length", [0, 9])
+@pytest.mark.parametrize("family", FAMILIES)
 def test_the_decoder_gives_the_cropped_rerun_log_probabilities_past_the_context(family, prompt_length, dtype, atol):
-    model = text_models()[family]  # built anew: the float64 case changes its weights
+    model = FAMILIES[family]()
     model = randomised(model, dtype) if dtype == torch.float64 else model.eval()
     assert all(p.dtype == dtype for p in model.parameters())
     prompt = random_text(prompt_length)
