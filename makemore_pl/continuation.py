@@ -8,7 +8,8 @@ bits of the network's arithmetic, which can tip a draw near a boundary between t
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 import torch
 
@@ -70,6 +71,35 @@ def encode_text(itos: Sequence[str], text: str, source: str, by_line: bool = Fal
     known = "".join(itos)
     shown = known if len(known) <= 60 else known[:57] + "..."
     raise UsageError(f"{source}: character {char!r} at {where} is not in the model's vocabulary {shown!r}")
+
+
+def read_prompt(prompt: str = "", prompt_file: str | Path | None = None, encoding: str = "utf-8") -> tuple[str, str]:
+    """The prompt (given, or the text of ``prompt_file``), and how to name it in a one-line error."""
+    if prompt_file is None:
+        return prompt, "--sampling.prompt"
+    if prompt:
+        raise UsageError("--sampling.prompt and --sampling.prompt_file: give one of them, not both")
+    try:
+        return Path(prompt_file).read_text(encoding=encoding), str(prompt_file)
+    except (OSError, UnicodeDecodeError, LookupError) as error:
+        raise UsageError(f"--sampling.prompt_file {prompt_file}: cannot read it as {encoding} text ({error})") from None
+
+
+def write_continuation(model: LanguageModel, prompt: str, length: int, out: TextIO, **options: Any) -> str:
+    """Write the prompt, then its continuation to ``out`` character by character as drawn; the whole text.
+
+    ``options`` are ``continue_text``'s. The prompt is checked before anything is written.
+    """
+    characters = continue_text(model, prompt, length, **options)
+    first = next(characters, "")  # a bad prompt fails here, before the prompt is echoed
+    out.write(prompt + first)
+    out.flush()
+    written = [prompt, first]
+    for char in characters:
+        out.write(char)
+        out.flush()
+        written.append(char)
+    return "".join(written)
 
 
 def continue_text(

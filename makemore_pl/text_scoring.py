@@ -14,6 +14,7 @@ Every character after the first is predicted exactly once, from what came before
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,22 @@ class TextScore:
     @property
     def bits_per_character(self) -> float:
         return self.nll_per_character / math.log(2)
+
+    def summary(self, source: str) -> str:
+        """One line: the characters predicted, the total NLL, and the mean in nats and in bits."""
+        return (
+            f"{source}: {self.characters:,} characters predicted, total NLL {self.total_nll:.4f} nats, "
+            f"{self.nll_per_character:.4f} nats/char, {self.bits_per_character:.4f} bits/char"
+        )
+
+    def surprisal_table(self, text: str) -> str:
+        """Tab-separated lines of the surprisals of ``text``'s score: position, character (escaped), bits."""
+        if self.surprisals is None:
+            raise ValueError("this score was computed without surprisals")
+        rows = ["position\tcharacter\tbits"]
+        for position, (char, bits) in enumerate(zip(text[1:], self.surprisals), start=1):
+            rows.append(f"{position}\t{json.dumps(char, ensure_ascii=False)[1:-1]}\t{bits:.4f}")
+        return "\n".join(rows) + "\n"
 
 
 def character_nlls(model: LanguageModel, ids: list[int], reading: Reading = "windows", batch: int = 64) -> Tensor:

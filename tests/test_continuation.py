@@ -4,7 +4,14 @@ import pytest
 import torch
 from test_text_decoding import TEXT_VOCAB, randomised
 
-from makemore_pl.continuation import check_text_options, continue_text, encode_text, word_option_errors
+from makemore_pl.continuation import (
+    check_text_options,
+    continue_text,
+    encode_text,
+    read_prompt,
+    word_option_errors,
+    write_continuation,
+)
 from makemore_pl.errors import UsageError
 from makemore_pl.models import GRU, Transformer
 from makemore_pl.models.text_decoding import Cropped
@@ -88,3 +95,27 @@ def test_the_same_seed_gives_the_same_text_on_a_gpu():
     model = Transformer(TEXT_VOCAB, block_size=8, width=16, layers=2, heads=2).double()
     on_cpu = "".join(continue_text(model, "hello", 50, seed=5))
     assert "".join(continue_text(model.to("cuda"), "hello", 50, seed=5)) == on_cpu
+
+
+def test_a_continuation_is_written_as_drawn_after_its_prompt(transformer, tmp_path):
+    path = tmp_path / "out.txt"
+    with path.open("w") as out:
+        text = write_continuation(transformer, "the wind", 12, out, seed=3)
+    assert path.read_text() == text == "the wind" + "".join(continue_text(transformer, "the wind", 12, seed=3))
+    with path.open("w") as out, pytest.raises(UsageError, match="'W' at position 4"):
+        write_continuation(transformer, "the Wind", 12, out)
+    assert path.read_text() == ""  # nothing written before the prompt was checked
+
+
+def test_a_prompt_comes_from_the_option_or_a_file_not_both(tmp_path):
+    assert read_prompt("ROMEO:") == ("ROMEO:", "--sampling.prompt")
+    path = tmp_path / "prompt.txt"
+    path.write_text("ROMEO:\nwhat")
+    assert read_prompt(prompt_file=path) == ("ROMEO:\nwhat", str(path))
+    with pytest.raises(UsageError, match=r"^--sampling\.prompt and --sampling\.prompt_file: give one"):
+        read_prompt("x", path)
+    path.write_bytes(b"\xff")
+    with pytest.raises(UsageError, match=r"^--sampling.prompt_file .*prompt\.txt: cannot read it as utf-8 text"):
+        read_prompt(prompt_file=path)
+    with pytest.raises(UsageError, match="cannot read it"):
+        read_prompt(prompt_file=tmp_path / "missing.txt")

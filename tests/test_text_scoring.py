@@ -79,3 +79,19 @@ def test_a_file_is_scored_and_bad_input_is_one_line(tmp_path):
         score_text_file(model, path)
     with pytest.raises(UsageError, match="--reading must be windows or sliding"):
         score_text(model, TEXT, reading="random")
+
+
+def test_a_score_reads_as_one_line_and_its_surprisals_as_a_table():
+    model = randomised(models()[1], torch.float64)
+    text = "a b\nw"
+    score = score_text(model, text, surprisals=True)
+    assert score.summary("in.txt") == (
+        f"in.txt: 4 characters predicted, total NLL {score.total_nll:.4f} nats, "
+        f"{score.total_nll / 4:.4f} nats/char, {score.total_nll / 4 / math.log(2):.4f} bits/char"
+    )
+    lines = score.surprisal_table(text).splitlines()
+    assert lines[0] == "position\tcharacter\tbits"
+    assert [line.split("\t")[:2] for line in lines[1:]] == [["1", " "], ["2", "b"], ["3", "\\n"], ["4", "w"]]
+    assert [float(line.split("\t")[2]) for line in lines[1:]] == pytest.approx(score.surprisals, abs=1e-4)
+    with pytest.raises(ValueError, match="without surprisals"):
+        score_text(model, text).surprisal_table(text)
