@@ -55,7 +55,7 @@ def encode_text(itos: Sequence[str], text: str, source: str, by_line: bool = Fal
     """The token ids of ``text``; a character outside the vocabulary is a UsageError naming it and where it is.
 
     ``source`` names the text in the message (an option, a file). ``by_line`` places a character
-    by line and column (a file); otherwise by its position in ``text``, counted from 0 (a prompt).
+    by line and column (a file); otherwise by its position in ``text``, counted from 1 (a prompt).
     """
     stoi = {s: i for i, s in enumerate(itos)}
     ids = [stoi.get(c, -1) for c in text]
@@ -67,7 +67,7 @@ def encode_text(itos: Sequence[str], text: str, source: str, by_line: bool = Fal
         line = text.count("\n", 0, at) + 1
         where = f"line {line}, column {at - (text.rfind(chr(10), 0, at) + 1) + 1}"
     else:
-        where = f"position {at}"
+        where = f"position {at + 1}"
     known = "".join(itos)
     shown = known if len(known) <= 60 else known[:57] + "..."
     raise UsageError(f"{source}: character {char!r} at {where} is not in the model's vocabulary {shown!r}")
@@ -124,7 +124,7 @@ def continue_text(
         raise UsageError(f"--sampling.temperature must be above 0, got {temperature}")
     if top_k is not None and top_k < 1:
         raise UsageError(f"--sampling.top_k must be at least 1, got {top_k}")
-    ids = encode_text(model.itos, prompt, source)
+    ids = encode_text(model.itos, prompt, source, by_line="\n" in prompt)  # a prompt of lines: line and column
     generator = torch.Generator().manual_seed(seed)
     with model.evaluating():
         for token in draw(text_decoder(model, ids, slide), length, generator, temperature, top_k):

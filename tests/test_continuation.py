@@ -63,7 +63,7 @@ def test_a_prompt_character_outside_the_vocabulary_is_one_line_naming_it_and_its
     with pytest.raises(UsageError) as error:
         next(continue_text(transformer, "hello Wor", 5))
     assert str(error.value) == (
-        "--sampling.prompt: character 'W' at position 6 is not in the model's vocabulary '\\n !,abcdehilnorstw'"
+        "--sampling.prompt: character 'W' at position 7 is not in the model's vocabulary '\\n !,abcdehilnorstw'"
     )
 
 
@@ -102,18 +102,22 @@ def test_a_continuation_is_written_as_drawn_after_its_prompt(transformer, tmp_pa
     with path.open("w") as out:
         text = write_continuation(transformer, "the wind", 12, out, seed=3)
     assert path.read_text() == text == "the wind" + "".join(continue_text(transformer, "the wind", 12, seed=3))
-    with path.open("w") as out, pytest.raises(UsageError, match="'W' at position 4"):
+    with path.open("w") as out, pytest.raises(UsageError, match="'W' at position 5"):
         write_continuation(transformer, "the Wind", 12, out)
     assert path.read_text() == ""  # nothing written before the prompt was checked
 
 
-def test_a_prompt_comes_from_the_option_or_a_file_not_both(tmp_path):
+def test_a_prompt_comes_from_the_option_or_a_file_not_both(transformer, tmp_path):
     assert read_prompt("ROMEO:") == ("ROMEO:", "--sampling.prompt")
     path = tmp_path / "prompt.txt"
     path.write_text("ROMEO:\nwhat")
     assert read_prompt(prompt_file=path) == ("ROMEO:\nwhat", str(path))
     with pytest.raises(UsageError, match=r"^--sampling\.prompt and --sampling\.prompt_file: give one"):
         read_prompt("x", path)
+    path.write_text("hello\nWhat")
+    with pytest.raises(UsageError, match=r"prompt\.txt: character 'W' at line 2, column 1 is not"):
+        prompt, source = read_prompt(prompt_file=path)
+        next(continue_text(transformer, prompt, 5, source=source))
     path.write_bytes(b"\xff")
     with pytest.raises(UsageError, match=r"^--sampling.prompt_file .*prompt\.txt: cannot read it as utf-8 text"):
         read_prompt(prompt_file=path)
