@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+import numpy as np
 import torch
 
 from makemore_pl.errors import UsageError
@@ -51,25 +52,29 @@ def check_text_options(options: Mapping[str, Any], group: str = "--sampling") ->
         raise UsageError("\n".join(errors))
 
 
-def encode_text(itos: Sequence[str], text: str, source: str, by_line: bool = False) -> list[int]:
-    """The token ids of ``text``; a character outside the vocabulary is a UsageError naming it and where it is.
+def encode_text(itos: Sequence[str], text: str, source: str, by_line: bool = False) -> np.ndarray:
+    """The token ids of ``text`` (int32); a character outside the vocabulary is a UsageError naming it and where.
 
     ``source`` names the text in the message (an option, a file). ``by_line`` places a character
     by line and column (a file); otherwise by its position in ``text``, counted from 1 (a prompt).
+    Vectorised: a text of 100 MB is a few seconds and four bytes a character.
     """
-    stoi = {s: i for i, s in enumerate(itos)}
-    ids = [stoi.get(c, -1) for c in text]
-    if -1 not in ids:
-        return ids
-    at = ids.index(-1)
-    char = text[at]
+    codepoints = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    known = np.array([ord(c) if len(c) == 1 else 0x110000 for c in itos], dtype=np.uint32)
+    order = np.argsort(known, kind="stable")
+    at = np.searchsorted(known[order], codepoints).clip(max=len(itos) - 1)
+    found = known[order][at] == codepoints
+    if found.all():
+        return order[at].astype(np.int32)
+    first = int(np.argmin(found))
+    char = text[first]
     if by_line:
-        line = text.count("\n", 0, at) + 1
-        where = f"line {line}, column {at - (text.rfind(chr(10), 0, at) + 1) + 1}"
+        line = text.count("\n", 0, first) + 1
+        where = f"line {line}, column {first - (text.rfind(chr(10), 0, first) + 1) + 1}"
     else:
-        where = f"position {at + 1}"
-    known = "".join(itos)
-    shown = known if len(known) <= 60 else known[:57] + "..."
+        where = f"position {first + 1}"
+    shown = "".join(itos)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
     raise UsageError(f"{source}: character {char!r} at {where} is not in the model's vocabulary {shown!r}")
 
 
@@ -127,7 +132,7 @@ def continue_text(
     ids = encode_text(model.itos, prompt, source, by_line="\n" in prompt)  # a prompt of lines: line and column
     generator = torch.Generator().manual_seed(seed)
     with model.evaluating():
-        for token in draw(text_decoder(model, ids, slide), length, generator, temperature, top_k):
+        for token in draw(text_decoder(model, ids.tolist(), slide), length, generator, temperature, top_k):
             yield model.itos[token]
 
 

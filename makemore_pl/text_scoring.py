@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -66,13 +68,16 @@ class TextScore:
         return "\n".join(rows) + "\n"
 
 
-def character_nlls(model: LanguageModel, ids: list[int], reading: Reading = "windows", batch: int = 64) -> Tensor:
+def character_nlls(
+    model: LanguageModel, ids: Sequence[int] | np.ndarray, reading: Reading = "windows", batch: int = 64
+) -> Tensor:
     """The NLL in nats (float64, on the CPU) of each of ``ids[1:]`` given the text before it, under ``reading``."""
     if reading == "sliding":
         return _sliding(model, ids)
     if reading != "windows":
         raise UsageError(f"--reading must be windows or sliding, got {reading!r}")
-    tokens = torch.tensor(ids, dtype=torch.long, device=model.device)
+    # int32 on the device, a batch at a time made long for the embedding: 4 bytes a character, not 8.
+    tokens = torch.as_tensor(np.asarray(ids, dtype=np.int32), device=model.device)
     parts = []
     with model.evaluating():
         if isinstance(model, SequenceModel):
@@ -89,9 +94,10 @@ def character_nlls(model: LanguageModel, ids: list[int], reading: Reading = "win
             padded = F.pad(tokens, (context, 0))  # token 0 before the text, as a short prompt is padded
             windows = padded.unfold(0, context, 1)[1 : len(ids)]  # the context before each of ids[1:]
             for first in range(0, len(windows), batch * context):
-                x = windows[first : first + batch * context]
+                x = windows[first : first + batch * context].long()
                 logits = _full_precision(model.logits(x))
-                parts.append(F.cross_entropy(logits, tokens[1 + first : 1 + first + len(x)], reduction="none"))
+                targets = tokens[1 + first : 1 + first + len(x)].long()
+                parts.append(F.cross_entropy(logits, targets, reduction="none"))
     return torch.cat(parts).double().cpu() if parts else torch.zeros(0, dtype=torch.float64)
 
 
@@ -102,17 +108,18 @@ def _full_precision(logits: Tensor) -> Tensor:
 
 def _window_nlls(model: SequenceModel, rows: Tensor) -> Tensor:
     """Each row's characters after its first, predicted from the row's start, flat in order."""
+    rows = rows.long()
     logits = _full_precision(model.logits(rows[:, :-1]))
     return F.cross_entropy(logits.flatten(0, 1), rows[:, 1:].flatten(), reduction="none")
 
 
-def _sliding(model: LanguageModel, ids: list[int]) -> Tensor:
+def _sliding(model: LanguageModel, ids: Sequence[int] | np.ndarray) -> Tensor:
     nlls = torch.zeros(max(len(ids) - 1, 0), dtype=torch.float64)
     if len(ids) < 2:
         return nlls
     with model.evaluating():
-        decoder = text_decoder(model, ids[:1])
-        for i, token in enumerate(ids[1:]):
+        decoder = text_decoder(model, [int(ids[0])])
+        for i, token in enumerate(np.asarray(ids[1:]).tolist()):
             nlls[i] = -torch.log_softmax(decoder.logits().double(), 0)[token].item()
             decoder.feed(token)
     return nlls

@@ -57,7 +57,7 @@ class TextDecoder:
         # A text needs a character to predict from: an empty prompt starts after token 0 (a newline
         # in most texts' sorted vocabularies, where nanoGPT's sample.py starts).
         self.device = model.device
-        self.start(list(prompt) or [0])
+        self.start([int(token) for token in prompt] or [0])
 
     def start(self, prompt: list[int]) -> None:
         """Read the prompt's token ids."""
