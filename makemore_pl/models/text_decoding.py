@@ -42,10 +42,8 @@ Slide = Literal["exact", "refill"]
 
 def readable_context(model: LanguageModel) -> int | None:
     """How many of the last characters the model reads: None for a recurrence, which reads them all."""
-    if isinstance(model, Recurrent):
-        return None
     if isinstance(model, SequenceModel):
-        return model.block_size
+        return model.block_size if model.position_table else None
     return model.context
 
 
