@@ -19,7 +19,10 @@ setup: $(BIN)/makemore-pl
 fit: setup
 	$(BIN)/makemore-pl fit --config configs/bigram.yaml
 
+# The Debian packages the tests need (a browser, PostgreSQL, word lists) are installed first where
+# they are missing; without root or apt-get, scripts/system_packages.sh prints the command to run.
 test: setup
+	scripts/system_packages.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest

@@ -162,7 +162,7 @@ def _keep_positions(model: SequenceModel, saved: int, path: str, data: Any) -> N
     if model.block_size > saved:
         longest = max(data.words, key=len)
         raise UsageError(
-            f"{data.path}, line {data._line_of(longest)}: a word of {len(longest)} characters, longer than the "
+            f"{data._line_of(longest)}: a word of {len(longest)} characters, longer than the "
             f"{saved - 1} that the position table of --init_from {path} holds; shorten the line, or train from "
             "scratch without --init_from"
         )

@@ -28,6 +28,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 
 from makemore_pl.data.datamodule import WordsDataModule
 from makemore_pl.data.files import write_atomic
+from makemore_pl.data.remembered import STATE_KEY, copied_words, saved_path
 from makemore_pl.errors import UsageError
 from makemore_pl.models.base import LanguageModel, init_arguments
 from makemore_pl.models.network import NetworkModel
@@ -309,8 +310,14 @@ def data_arguments(ckpt_path: str | Path) -> dict[str, Any]:
 
 
 def training_words(ckpt_path: str | Path) -> set[str] | None:
-    """The training split's words of the run a checkpoint comes from, or None when its words file is not here."""
+    """The training split's words of the run a checkpoint comes from: its copy, else its words file's; or None."""
+    state = read_checkpoint(ckpt_path).get(STATE_KEY)
+    copied = copied_words(state)
+    if copied is not None:
+        return copied
     arguments = data_arguments(ckpt_path)
+    if saved_path(state) is not None:  # a long list: its file's absolute path, when the relative one is not here
+        arguments["path"] = str(saved_path(state))
     if not arguments.get("path") or not Path(arguments["path"]).exists():  # a words file, or a folder of them
         return None
     data = WordsDataModule(**{**arguments, "url": None})

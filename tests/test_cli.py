@@ -94,7 +94,7 @@ def test_sample_writer_marks_training_words_and_keeps_stdout_one_word_per_line(t
     trainer = SimpleNamespace(
         is_global_zero=True,
         log_dir=str(tmp_path),
-        datamodule=SimpleNamespace(train_words=["emma", "ava"], has_file=True),
+        datamodule=SimpleNamespace(training_words=lambda: {"emma", "ava"}),
     )
     zed, emma, ava = (Sampled(word, None, -1.5, draws) for word, draws in (("zed", 3), ("emma", 1), ("ava", 2)))
     # Two batches (two processes), out of order; the second ran out of draws.

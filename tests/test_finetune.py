@@ -156,7 +156,10 @@ def test_a_position_table_is_kept_and_a_longer_word_refused(tmp_path, tiny_file,
     with pytest.raises(SystemExit):
         cli_main(["fit", *tiny_args(tmp_path, longer, "transformer"), "--init_from", str(ckpt)])
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and f"{longer}, line 11: a word of 12 characters" in err[0] and "position table" in err[0]
+    assert err == [
+        f"makemore-pl: error: {longer}, line 11: a word of 12 characters, longer than the 9 that the position table "
+        f"of --init_from {ckpt} holds; shorten the line, or train from scratch without --init_from"
+    ]
 
 
 def test_labels_grow_like_the_vocabulary():

@@ -110,13 +110,13 @@ def test_words_come_from_stdin_or_a_file_and_the_header_can_go(family_checkpoint
     from_file, _ = score(["--ckpt_path", ckpt, "--file", str(listed), "--header", "false"], capsys)
     assert [line[0] for line in from_words] == ["word", "emma", "ava"]
     assert from_stdin == from_words and from_file == from_words[1:]
-    # The words file gone: no word can be marked, and the column goes.
+    # The words file gone: the checkpoint's own copy of its training words still marks them.
     words.rename(words.with_suffix(".gone"))
     try:
         lines, _ = score(["--ckpt_path", ckpt, "--words", "emma"], capsys)
     finally:
         words.with_suffix(".gone").rename(words)
-    assert lines[0] == ["word", "nll", "nats_per_char", "perplexity"] and lines[1][:2] == from_words[1][:2]
+    assert lines[0] == from_words[0] and lines[0][-1] == "in_train" and lines[1] == from_words[1]
 
 
 def test_an_unknown_character_is_one_line_and_exit_2_or_skipped_and_counted(family_checkpoints, capsys, monkeypatch):

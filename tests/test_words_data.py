@@ -1,11 +1,14 @@
 """Whole words as data: padded encoding, word batches, exact evaluation chunks, and the layout each model reads."""
 
+from pathlib import Path
+
 import lightning as L
 import pytest
 import torch
 
 from makemore_pl.data.batches import COUNTED, WINDOWS, WORDS, EvalBatches, FullBatch, MiniBatches, WordBatches
 from makemore_pl.data.datamodule import WordsDataModule
+from makemore_pl.data.remembered import COPY_LIMIT, words_state
 from makemore_pl.data.vocab import PAD, Vocabulary
 from makemore_pl.errors import UsageError
 from makemore_pl.models import GRU, MLP, CountNGram, NeuralNGram, Transformer
@@ -206,3 +209,10 @@ def test_a_last_mini_batch_of_one_window_joins_the_one_before(size, sizes):
     batches = list(loader)
     assert [len(b[1]) for b in batches] == sizes and len(loader) == len(sizes)
     assert sorted(torch.cat([b[1] for b in batches]).tolist()) == list(range(size))
+
+
+def test_a_checkpoint_keeps_a_modest_word_list_itself_and_a_long_ones_absolute_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert words_state(["emma", "ava"], Path("tiny.txt")) == {"train_words": "emma\nava"}
+    long = ["x" * 999] * (COPY_LIMIT // 1000 + 1)  # with their newlines, over the limit
+    assert words_state(long, Path("big.txt")) == {"path": str(tmp_path / "big.txt")}

@@ -6,6 +6,7 @@ import sys
 from collections import Counter
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
@@ -21,6 +22,7 @@ from makemore_pl.data.batches import (
     WordBatches,
 )
 from makemore_pl.data.files import Pair, download, read_folder, read_labelled, read_lines, read_words
+from makemore_pl.data.remembered import copied_words, saved_path, words_state
 from makemore_pl.data.vocab import Vocabulary
 from makemore_pl.errors import UsageError
 
@@ -118,6 +120,24 @@ class WordsDataModule(L.LightningDataModule):
         # The label of each row of ``examples`` and ``sequences``, for labelled data.
         self.example_labels: dict[str, torch.Tensor] = {}
         self.sequence_labels: dict[str, torch.Tensor] = {}
+        # The training words of the checkpoint a command started from (load_state_dict), if it kept them.
+        self.remembered_words: set[str] | None = None
+
+    def state_dict(self) -> dict[str, Any]:
+        """What Lightning keeps in a checkpoint: the training words, so that a checkpoint alone knows them."""
+        return words_state(self.splits["train"], self.path) if self.splits else {}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.remembered_words = copied_words(state_dict)
+        elsewhere = saved_path(state_dict)
+        if elsewhere is not None and not self.has_file:  # a relative path, from another folder
+            self.path = elsewhere
+
+    def training_words(self) -> set[str] | None:
+        """The training words: the checkpoint's copy, else the words file's split; None when neither is here."""
+        if self.remembered_words is not None:
+            return self.remembered_words
+        return set(self.train_words) if self.has_file else None
 
     def prepare_data(self) -> None:
         if self.path.exists() or self.url is None:

@@ -297,7 +297,7 @@ class LanguageModel(L.LightningModule):
         if options.beam is not None and indices[0] != 0:
             return {"words": [], "missing": 0, "advice": None}
         data = self.trainer.datamodule
-        train = set(data.train_words) if options.only_new and data is not None and data.has_file else None
+        train = data.training_words() if options.only_new and data is not None else None
         (result,) = generate(self, [(len(indices), options, self.sample_seed + indices[0])], train)
         # Sorted by (label, index) across processes: each label's words together, in the order asked.
         part_of = {name: i for i, name in enumerate(options.label or ())}

@@ -128,7 +128,12 @@ class NetworkModel(LanguageModel):
         # times the batches of an epoch), so the config need not write it a second time.
         keywords = getattr(self.lr_scheduler, "keywords", {})
         if "total_steps" in keywords and keywords["total_steps"] is None and keywords.get("epochs") is None:
-            return {"total_steps": int(self.trainer.estimated_stepping_batches)}
+            total = int(self.trainer.estimated_stepping_batches)
+            # Its warm-up ends at step pct_start * total - 1; at 0 torch divides by it. A warm-up under
+            # one step is none (torch's own reading below that): pct_start 0 starts at max_lr.
+            if keywords.get("pct_start", 0.3) * total <= 1:
+                return {"total_steps": total, "pct_start": 0.0}
+            return {"total_steps": total}
         return {}
 
 
