@@ -10,11 +10,11 @@ import onnxruntime as ort
 import pytest
 import torch
 from conftest import REPO
-from test_decoding import every_family, randomised
+from helpers import every_family, randomised
 
-from makemore_pl import runs
+from makemore_pl import checkpoints
 from makemore_pl.cli import cli_main
-from makemore_pl.export import to_onnx
+from makemore_pl.export.onnx import to_onnx
 
 LABELS = ["x", "y", "z"]
 # Labelled: one of each way the label goes in (an n-gram's table, a window, a recurrence, attention).
@@ -80,7 +80,7 @@ def test_an_exported_checkpoint_samples_names_with_onnxruntime_and_no_torch(fami
     assert "onnxruntime" in imported and "numpy" in imported
     assert not any(name == "torch" or name.startswith("torch.") for name in imported)
     words = done.stdout.splitlines()
-    vocab = set(runs.load_model(ckpt).itos[1:])
+    vocab = set(checkpoints.load_model(ckpt).itos[1:])
     assert len(words) == 6 and all(set(word) <= vocab for word in words)
     assert run_example(str(output), "--num", "6", "--seed", "3", "--temperature", "0.8")[0].stdout == done.stdout
 

@@ -6,12 +6,12 @@ import pytest
 import torch
 import yaml
 from conftest import SERIES, TINY_WORDS, tiny_args
-from test_cli import run_dir
+from helpers import run_dir
 
 from makemore_pl import GRU, finetune
 from makemore_pl.cli import MakemoreCLI, cli_main, run_cli
-from makemore_pl.data.batches import WORDS
 from makemore_pl.data.datamodule import WordsDataModule
+from makemore_pl.data.records import WORDS
 from makemore_pl.data.vocab import Vocabulary
 from makemore_pl.errors import UsageError
 

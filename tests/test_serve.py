@@ -16,16 +16,15 @@ import torch
 import uvicorn
 from conftest import SERIES, TINY_WORDS, tiny_args
 from fastapi import FastAPI
+from helpers import printed_words, run_dir
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
-from test_cli import run_dir
-from test_series import printed_words
 
+from makemore_pl.checkpoints import load_model, training_words
 from makemore_pl.cli import cli_main
 from makemore_pl.data.datamodule import WordsDataModule
-from makemore_pl.runs import load_model, training_words
 from makemore_pl.serve.apis import SampleAPI, ScoreAPI
 from makemore_pl.serve.errors import JsonErrors, answer_errors_as_json
 from makemore_pl.serve.process import free_port, healthy, serving

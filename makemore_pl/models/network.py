@@ -15,7 +15,7 @@ import torch.distributed as dist
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 
-from makemore_pl.data.batches import WINDOWS, WORDS
+from makemore_pl.data.records import WINDOWS, WORDS
 from makemore_pl.errors import UsageError
 from makemore_pl.generate import SamplingOptions
 from makemore_pl.models.base import LanguageModel
@@ -177,8 +177,8 @@ class SequenceModel(NetworkModel):
     """
 
     layout = WORDS
-    # Whether the network has a table of block_size positions (BoW, Transformer), or reads any
-    # length and block_size only caps sampling (the recurrences).
+    # A network has a table of block_size positions (BoW, Transformer), unless it reads any length
+    # and block_size only caps sampling (the recurrences).
     position_table: ClassVar[bool] = True
 
     def __init__(self, vocab: list[str], block_size: int = 16, **kwargs: Any) -> None:

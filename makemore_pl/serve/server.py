@@ -21,8 +21,8 @@ from jsonargparse import CLI
 from lightning.pytorch.cli import ArgsType
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
+from makemore_pl.checkpoints import load_model
 from makemore_pl.errors import UsageError
-from makemore_pl.runs import load_model
 from makemore_pl.serve.apis import SampleAPI, ScoreAPI
 from makemore_pl.serve.errors import JsonErrors, answer_errors_as_json
 from makemore_pl.serve.info import model_info
