@@ -167,6 +167,8 @@ def run_cli(
     """Build ``cli_class`` for makemore-pl's model and data, turning a UsageError into one line on stderr."""
     console.silence_false_alarms()
     try:
+        if not isinstance(args, dict):
+            legacy.refuse_moved(_argv(args))  # before the checkpoint is read: an old flag is one line
         text = names_text_data(args if isinstance(args, dict) else arguments.complete_arguments(_argv(args)))
         return cli_class(
             LanguageModel,
