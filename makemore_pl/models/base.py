@@ -238,8 +238,7 @@ class LanguageModel(L.LightningModule):
     def sample(self, options: SamplingOptions | None = None, **changes: Any) -> list[str]:
         """Sample words (of each label asked for) under ``options``, with ``changes`` to them (``num_samples=10``).
 
-        The same seed gives the same words on any device. Fewer come back when the budget of draws
-        runs out (``generate`` says which option to relax).
+        The same seed gives the same words on any device; fewer when the budget of draws runs out.
         """
         request = replace(options or SamplingOptions(), **changes)
         (result,) = generate(self, [request])
