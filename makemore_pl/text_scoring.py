@@ -26,11 +26,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from makemore_pl.continuation import encode_text
 from makemore_pl.errors import UsageError
 from makemore_pl.models.base import LanguageModel
 from makemore_pl.models.network import SequenceModel
 from makemore_pl.models.text_decoding import text_decoder
+from makemore_pl.sampling.text_options import encode_text
 
 Reading = Literal["windows", "sliding"]
 

@@ -8,18 +8,20 @@ starts with a header line naming the columns (``--header false`` leaves it out):
 ``in_train`` (true/false) when the run's words file is there to say which words it trained on;
 ``label`` and one ``p(<label>)`` column per label for a labelled model; with ``--per_char``,
 ``surprisal``: the nats of each character, then of the end, comma-separated. With ``--label``, the
-figures are those of p(word | label).
+figures are those of p(word | label). A model of running text scores a text file instead (``score_text``).
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
+from typing import Literal
 
 from jsonargparse import ArgumentParser
 
 from makemore_pl.checkpoints import load_model, training_words
 from makemore_pl.cli.arguments import checkpoint_parser
+from makemore_pl.cli.score_text import check_score_options, score_text_main
 from makemore_pl.data.files import read_lines
 from makemore_pl.errors import UsageError
 from makemore_pl.scoring.words import WordScore, score_words, unscorable
@@ -50,6 +52,22 @@ def parser() -> ArgumentParser:
     )
     parser.add_argument("--header", type=bool, default=True, help="Start with a line naming the columns.")
     parser.add_argument("--device", type=str, default="cpu", help="Where the model runs: cpu, cuda, mps, cuda:1...")
+    parser.add_argument(
+        "text_file",
+        nargs="?",
+        type=str | None,
+        default=None,
+        help="A model of running text: the text file to score (total NLL, bits per character; --per_char adds "
+        "each character's surprisal in bits).",
+    )
+    parser.add_argument("--encoding", type=str, default="utf-8", help="A model of running text: the file's encoding.")
+    parser.add_argument(
+        "--reading",
+        type=Literal["windows", "sliding"],
+        default="windows",
+        help="A model of running text: windows reads the file as validation reads held-out text; sliding predicts "
+        "each character from the longest context the model reads (docs/text_generation.md).",
+    )
     return parser
 
 
@@ -96,6 +114,9 @@ def score_main(args: list[str] | None = None) -> None:
     """Entry point of `makemore-pl score` (dispatched from ``cli.main.COMMANDS``)."""
     config = parser().parse_args(args)
     model = load_model(config.ckpt_path, map_location=config.device)
+    check_score_options(config, model.text)
+    if model.text:
+        return score_text_main(model, config)
     if config.label is not None:
         model.label_ids([config.label], "--label")  # before reading stdin: an unknown label is one line
     numbered, source = read_words(config.words, config.file)

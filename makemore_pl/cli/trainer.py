@@ -17,6 +17,7 @@ from makemore_pl.callbacks.dashboard import Dashboard
 from makemore_pl.callbacks.guard import FiniteLossGuard
 from makemore_pl.callbacks.interrupt import SafeInterrupt
 from makemore_pl.callbacks.progress import StderrProgressBar
+from makemore_pl.callbacks.text_writer import TextWriter
 from makemore_pl.callbacks.writer import SampleWriter
 from makemore_pl.checkpoints import PICKLED, open_checkpoint, read_checkpoint
 from makemore_pl.cli import arguments, run_config
@@ -134,9 +135,11 @@ class MakemoreCLI(LightningCLI):
         self._start_from_checkpoint()
         self.datamodule.sampling = self.sampling()
         self.datamodule.sampling.check(self.model)  # before any batch: also a request of no words
-        # Without a writer, predict's samples would be computed and thrown away.
-        if not any(isinstance(c, SampleWriter) for c in self.trainer.callbacks):
-            self.trainer.callbacks.append(SampleWriter())
+        # Without a writer, predict's samples would be computed and thrown away. A model of running
+        # text continues a prompt instead of sampling words.
+        writer = TextWriter if self.model.text else SampleWriter
+        if not any(isinstance(c, writer) for c in self.trainer.callbacks):
+            self.trainer.callbacks.append(writer())
         # Sampling is one batch of milliseconds: a bar would only share the terminal with the words.
         if self.trainer.progress_bar_callback is not None:
             self.trainer.progress_bar_callback.disable()

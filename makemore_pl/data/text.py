@@ -16,7 +16,7 @@ from makemore_pl.data.tokens import TokenFile, encode_file
 from makemore_pl.data.windows import CountedText, EvalText, TrainWindows
 from makemore_pl.errors import UsageError
 from makemore_pl.sampling.options import SamplingOptions
-from makemore_pl.sampling.requests import SampleRequests
+from makemore_pl.sampling.text_options import ContinuationRequest, OneRequest
 
 SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
 SHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
@@ -60,7 +60,8 @@ class TextDataModule(L.LightningDataModule):
             eval_batch_size: Windows per validation and test batch (a window model: characters).
                 Validation is exact however it is cut: every held-out character is predicted once.
             seed: Seed of the training windows (each process and each batch draws its own).
-            num_samples: How many lines `predict` samples.
+            num_samples: The default of --sampling.num_samples (word models); `predict` on text writes one
+                continuation of --sampling.length characters.
             encoding: The file's text encoding.
             cache_dir: Where token files are kept; null: ``$XDG_CACHE_HOME/makemore-pl/tokens``.
             url: Where `prepare_data` downloads the file from when it is missing and named
@@ -222,9 +223,9 @@ class TextDataModule(L.LightningDataModule):
     def test_dataloader(self) -> EvalText | list:
         return self._evaluation("test")
 
-    def predict_dataloader(self) -> SampleRequests:
-        shard = self._shard()
-        return SampleRequests(self.sampling, shard["rank"], shard["world_size"])
+    def predict_dataloader(self) -> OneRequest:
+        # Every process gets the request, and the first writes it (``TextWriter``).
+        return OneRequest(ContinuationRequest.from_options(self.sampling))
 
 
 def names_text_data(args: list[str] | dict) -> bool:

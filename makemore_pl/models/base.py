@@ -253,7 +253,13 @@ class LanguageModel(L.LightningModule):
         raise NotImplementedError
 
     def predict_step(self, batch: SampleBatch, batch_idx: int) -> Prediction:
-        """Sample the request that ``batch`` carries: its share of the words, for ``SampleWriter``."""
+        """Sample the request that ``batch`` carries: its share of the words, for ``SampleWriter``.
+
+        A model of running text gets a ``ContinuationRequest`` instead, which ``TextWriter`` streams
+        character by character as drawn: nothing to compute ahead of it here.
+        """
+        if self.text:
+            return batch
         data = self.trainer.datamodule
         train = data.training_words() if batch.options.only_new and data is not None else None
         return sample_batch(self, batch, train)

@@ -75,20 +75,28 @@ class CountNGram(NGramModel):
         # The rows are picked on the CPU, where the table is, and travel as float32: the NLL is
         # taken in float32 anyway (``LanguageModel.nll``), on any device.
         rows = self.rows(x).cpu()
-        picked = self.logits_table()[rows] if label is None else self.label_logits(label.cpu(), rows)
+        picked = self.row_logits(rows) if label is None else self.label_logits(label.cpu(), rows)
         return picked.to(x.device, torch.float32)
 
     def label_logits(self, label: Tensor, rows: Tensor) -> Tensor:
         # Only the rows asked for: a label's table is its counts plus ``backoff`` times the pooled row.
-        own, pooled = self.label_counts[label, rows], self.logits_table()[rows].exp()
+        own, pooled = self.label_counts[label, rows], self.row_logits(rows).exp()
         totals = own.sum(-1, keepdim=True)
         smoothed = (own + self.backoff * pooled) / (totals + self.backoff).clamp_min(1e-300)
         # A row with no counts and no back-off (backoff 0) is the pooled row too.
         return torch.where(totals + self.backoff > 0, smoothed, pooled).log()
 
     def logits_table(self) -> Tensor:
-        smoothed = self.counts + self.smoothing
-        totals = smoothed.sum(1, keepdim=True)
+        return self._smoothed_logits(self.counts)
+
+    def row_logits(self, rows: Tensor) -> Tensor:
+        """The smoothed logits of rows ``rows`` of the table alone: a 4-gram's table has 274,625 rows, and
+        one character of text needs one of them, not all."""
+        return self._smoothed_logits(self.counts[rows])
+
+    def _smoothed_logits(self, counts: Tensor) -> Tensor:
+        smoothed = counts + self.smoothing
+        totals = smoothed.sum(-1, keepdim=True)
         # A context never seen (possible only without smoothing) predicts uniformly.
         probs = torch.where(totals > 0, smoothed / totals.clamp_min(1e-300), 1.0 / self.vocab_size)
         return probs.log()

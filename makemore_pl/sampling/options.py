@@ -15,9 +15,12 @@ from functools import cache
 
 from makemore_pl.errors import UsageError
 from makemore_pl.sampling.protocol import Samplable
+from makemore_pl.sampling.text_options import WORD_OPTIONS, check_text_options, encode_text, read_prompt
 
 # The section of the command line that holds the options: ``--sampling.temperature``, ...
 SECTION = "sampling"
+# The options that only a model of running text reads.
+TEXT_OPTIONS = ("prompt", "prompt_file", "length")
 # The options beyond temperature, top_k, prefix and max_length: with none of them set, an n-gram
 # keeps the lecture's sequential loop (``exact.Request.lecture``).
 CONSTRAINTS = ("label", "min_length", "exclude", "suffix", "contains", "only_new", "unique", "beam")
@@ -65,6 +68,13 @@ class SamplingOptions:
     exact: bool = True
     """Sample exactly the model's distribution restricted to the options; false accepts every masked proposal, which
     needs fewer draws but favours words the masks cut short (docs/sampling.md)."""
+    prompt: str = ""
+    """A model of running text: the text to continue, e.g. "ROMEO:" (empty: start after the vocabulary's first
+    character, a newline in most texts)."""
+    prompt_file: str | None = None
+    """A model of running text: continue the text of this UTF-8 file instead of --sampling.prompt."""
+    length: int = 500
+    """A model of running text: how many characters to write after the prompt."""
 
     @property
     def labels(self) -> tuple[str, ...] | None:
@@ -79,14 +89,40 @@ class SamplingOptions:
 
     def check(self, model: Samplable) -> None:
         """Refuse options that make no sense for ``model``, in one line naming the option."""
+        if getattr(model, "text", False):
+            return self._check_text(model)
+        for option in TEXT_OPTIONS:
+            if getattr(self, option) != getattr(SamplingOptions, option):
+                raise UsageError(
+                    f"{flag(option)} is for models of running text; this model samples words "
+                    f"(--sampling.prefix starts each word with given characters)"
+                )
         if self.num_samples < 1:
             raise UsageError(f"{flag('num_samples')} must be at least 1, got {self.num_samples}")
+        self._check_draw()
+        self._check_words(model)
+
+    def _check_text(self, model: Samplable) -> None:
+        check_text_options({name: getattr(self, name) for name in WORD_OPTIONS}, f"--{SECTION}")
+        self._check_draw()
+        if self.length < 0:
+            raise UsageError(f"{flag('length')} must be at least 0, got {self.length}")
+        prompt, source = self.read_prompt()
+        encode_text(model.itos, prompt, source, by_line="\n" in prompt)
+
+    def read_prompt(self) -> tuple[str, str]:
+        """The text to continue (``prompt``, or the text of ``prompt_file``), and its name for a one-line error."""
+        return read_prompt(self.prompt, self.prompt_file)
+
+    def _check_draw(self) -> None:
         if not 0 <= self.seed < 2**63:
             raise UsageError(f"{flag('seed')} must be in [0, 2**63), got {self.seed}")
         if self.temperature <= 0:
             raise UsageError(f"{flag('temperature')} must be > 0, got {self.temperature}")
         if self.top_k is not None and self.top_k < 1:
             raise UsageError(f"{flag('top_k')} must be at least 1 (or null for all), got {self.top_k}")
+
+    def _check_words(self, model: Samplable) -> None:
         for option in ("max_length", "max_draws"):
             if getattr(self, option) < 1:
                 raise UsageError(f"{flag(option)} must be at least 1, got {getattr(self, option)}")
