@@ -145,3 +145,25 @@ def family_checkpoints(tmp_path_factory) -> tuple[dict[str, Path], Path]:
         cli_main(["fit", *tiny_args(folder / name, words, name, *limits)])
         found[name] = next((folder / name / "logs").rglob("last.ckpt"))
     return found, words
+
+
+# Running text for the text commands' tests: newlines, punctuation and capitals, a few thousand characters.
+TEXT = "".join(f"ROMEO {i}: but soft, what light through yonder window breaks?\nJULIET: Ay me!\n" for i in range(50))
+
+
+@pytest.fixture(scope="session")
+def text_checkpoint(tmp_path_factory) -> tuple[Path, Path]:
+    """A tiny Transformer of running text (configs/text/nanogpt_cpu.yaml, 6 steps), and the text file it read.
+
+    Fitted once for the session: predict, score, serve and export of a text model share it.
+    """
+    from makemore_pl.cli import cli_main
+
+    folder = tmp_path_factory.mktemp("text")
+    text = folder / "verse.txt"
+    text.write_text(TEXT, encoding="utf-8")
+    tiny = ["--model.width", "16", "--model.layers", "1", "--model.heads", "2", "--data.block_size", "16"]
+    steps = ["--trainer.max_steps", "6", "--trainer.val_check_interval", "3", "--model.lr_scheduler", "null"]
+    cache = ["--data.cache_dir", str(folder / "cache")]
+    cli_main(["fit", *fit_args(folder, text, "configs/text/nanogpt_cpu.yaml", *tiny, *steps, *cache)])
+    return next((folder / "logs").rglob("last.ckpt")), text

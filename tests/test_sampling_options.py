@@ -7,24 +7,25 @@ import pytest
 
 from makemore_pl.errors import UsageError
 from makemore_pl.models import GRU, NeuralNGram
-from makemore_pl.sampling.options import SamplingOptions, field_help
+from makemore_pl.sampling.options import COMMAND_LINE_ONLY, SamplingOptions, field_help
 from makemore_pl.serve.schema import SampleRequest
 
 NAMES = [f.name for f in fields(SamplingOptions)]
+REQUESTED = [name for name in NAMES if name not in COMMAND_LINE_ONLY]  # a request never names a server's file
 UI = __import__("pathlib").Path(__file__).parents[1] / "makemore_pl" / "serve" / "ui"
 
 
 def test_every_option_has_its_own_docstring_as_help():
     helps = field_help()
-    assert list(helps) == NAMES and len(NAMES) == 16
+    assert list(helps) == NAMES and len(NAMES) == 19
     assert all(len(text) > 20 and "\n" not in text for text in helps.values())
     assert helps["seed"].startswith("Seed of the sampling generator")
 
 
 def test_the_servers_request_takes_every_option_with_its_help_and_nothing_else():
     schema = SampleRequest.model_json_schema()["properties"]
-    assert list(schema) == NAMES
-    assert all(schema[name]["description"] == text for name, text in field_help().items())
+    assert list(schema) == REQUESTED and "prompt_file" not in schema
+    assert all(schema[name]["description"] == field_help()[name] for name in REQUESTED)
     request = SampleRequest(num_samples=3, seed=4, label="f", exact=False)
     assert SamplingOptions(**request.options()) == SamplingOptions(num_samples=3, seed=4, label=["f"], exact=False)
     with pytest.raises(ValueError, match="sample_seed"):
@@ -35,12 +36,12 @@ def test_the_pages_form_has_a_field_for_every_option():
     page = (UI / "index.html").read_text()
     form = page[page.index('<form id="sample-form"') : page.index("</form>")]
     ids = set(re.findall(r'<(?:input|select) id="(\w+)"', form))
-    assert ids == set(NAMES)
+    assert ids == set(REQUESTED)
     script = (UI / "app.js").read_text()
     sent = set(
         re.findall(r'"(\w+)"', script[script.index("const TEXT_OPTIONS") : script.index("function renderWords")])
     )
-    assert set(NAMES) - {"temperature", "label", "exact"} <= sent  # temperature, label and exact by name below
+    assert set(REQUESTED) - {"temperature", "label", "exact"} <= sent  # temperature, label and exact by name below
     assert all(f"request.{name}" in script or f"{{ {name}:" in script for name in ("temperature", "label", "exact"))
 
 

@@ -21,6 +21,8 @@ from makemore_pl.sampling.text_options import WORD_OPTIONS, check_text_options, 
 SECTION = "sampling"
 # The options that only a model of running text reads.
 TEXT_OPTIONS = ("prompt", "prompt_file", "length")
+# The options of the command line alone: a request to the server never names a file on it.
+COMMAND_LINE_ONLY = ("prompt_file",)
 # The options beyond temperature, top_k, prefix and max_length: with none of them set, an n-gram
 # keeps the lecture's sequential loop (``exact.Request.lecture``).
 CONSTRAINTS = ("label", "min_length", "exclude", "suffix", "contains", "only_new", "unique", "beam")

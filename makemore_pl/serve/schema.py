@@ -10,7 +10,7 @@ from typing import Annotated, Any, get_type_hints
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
-from makemore_pl.sampling.options import SamplingOptions, field_help
+from makemore_pl.sampling.options import COMMAND_LINE_ONLY, SamplingOptions, field_help
 
 # The most words one request may ask for or score: a bigger job is several requests, so that
 # one client cannot hold a batch, and everyone in it, for long.
@@ -20,6 +20,9 @@ MAX_WORDS = 1000
 MAX_LENGTH = 256
 # The largest request body, in bytes: a thousand words of 64 characters fit with room to spare.
 MAX_BODY_BYTES = 100_000
+# The longest prompt, and the most characters one request may continue it by (a model of running text).
+MAX_PROMPT = 10_000
+MAX_TEXT_LENGTH = 10_000
 
 Chars = Annotated[str, Field(max_length=MAX_LENGTH)]
 
@@ -29,8 +32,9 @@ def _as_list(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
-# Each sampling option's bounds in a request, beyond its type: every field of SamplingOptions is a
-# field of the request, with the option's own help (options.field_help) as its description.
+# Each sampling option's bounds in a request, beyond its type: every field of SamplingOptions but
+# those of the command line alone (COMMAND_LINE_ONLY) is a field of the request, with the option's
+# own help (options.field_help) as its description.
 BOUNDS: dict[str, dict[str, Any]] = {
     "num_samples": {"ge": 1, "le": MAX_SAMPLES},
     "seed": {"ge": 0, "lt": 2**63},
@@ -41,6 +45,7 @@ BOUNDS: dict[str, dict[str, Any]] = {
     "label": {"max_length": MAX_SAMPLES},
     "beam": {"ge": 1, "le": 64},
     "max_draws": {"ge": 1, "le": 10_000},
+    "length": {"ge": 0, "le": MAX_TEXT_LENGTH},
 }
 # The request's type of each option: strings capped, one label or several.
 TYPES: dict[str, Any] = {
@@ -49,6 +54,7 @@ TYPES: dict[str, Any] = {
     "contains": Chars,
     "exclude": Chars,
     "label": Annotated[list[str], BeforeValidator(_as_list)],
+    "prompt": Annotated[str, Field(max_length=MAX_PROMPT)],
 }
 
 
@@ -56,6 +62,8 @@ def _request_fields() -> dict[str, Any]:
     defined = {f.name: f for f in fields(SamplingOptions)}
     request: dict[str, Any] = {}
     for name, description in field_help().items():
+        if name in COMMAND_LINE_ONLY:
+            continue
         kind = TYPES.get(name, defined[name].type)
         if isinstance(kind, str):  # postponed annotations: the dataclass's own types, resolved
             kind = get_type_hints(SamplingOptions)[name]

@@ -55,8 +55,8 @@ async function loadInfo() {
 
 // ---- sampling: POST /sample ----
 
-const TEXT_OPTIONS = ["prefix", "suffix", "contains", "exclude"];
-const NUMBER_OPTIONS = ["num_samples", "seed", "top_k", "min_length", "max_length", "beam", "max_draws"];
+const TEXT_OPTIONS = ["prefix", "suffix", "contains", "exclude", "prompt"];
+const NUMBER_OPTIONS = ["num_samples", "seed", "top_k", "min_length", "max_length", "beam", "max_draws", "length"];
 
 function sampleRequest() {
   const request = { temperature: Number($("temperature").value) };
