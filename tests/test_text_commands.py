@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -112,3 +114,21 @@ def _text(tmp_path):
     path = tmp_path / "abc.txt"
     path.write_text("".join(chr(c) for c in range(32, 97)) * 20, encoding="utf-8")  # 65 characters
     return path
+
+
+def test_export_of_a_text_model_matches_torch_in_onnxruntime(text_checkpoint, tmp_path, capsys):
+    import onnx
+    import onnxruntime as ort
+
+    ckpt, _ = text_checkpoint
+    output = tmp_path / "text.onnx"
+    cli_main(["export", "--ckpt_path", str(ckpt), "--output", str(output)])
+    meta = json.loads({p.key: p.value for p in onnx.load(output).metadata_props}["makemore_pl"])
+    model = load_model(ckpt)
+    assert meta["text"] is True and meta["vocab"] == model.itos and meta["block_size"] == model.block_size == 16
+    session = ort.InferenceSession(str(output))
+    tokens = torch.randint(0, model.vocab_size, (3, 16), generator=torch.Generator().manual_seed(0))
+    (logits,) = session.run(["logits"], {"tokens": tokens.numpy()})
+    with torch.no_grad():
+        expected = model.logits(tokens)
+    np.testing.assert_allclose(logits, expected.numpy(), atol=1e-4, rtol=0)

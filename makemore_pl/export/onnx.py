@@ -78,6 +78,7 @@ def metadata(model: LanguageModel) -> dict[str, Any]:
     defaults = asdict(SamplingOptions())
     meta = {
         "class": f"{type(model).__module__}.{type(model).__qualname__}",
+        "text": model.text,  # a model of running text: continue a prompt, not sample words
         "vocab": model.itos,
         "boundary": model.itos[0],
         "labels": model.labels,
