@@ -105,12 +105,16 @@ class SamplingOptions:
         self._check_words(model)
 
     def _check_text(self, model: Samplable) -> None:
+        self.check_text(model.itos)
+
+    def check_text(self, itos: list[str]) -> None:
+        """Refuse options that make no sense for a model of running text of vocabulary ``itos``: one line each."""
         check_text_options({name: getattr(self, name) for name in WORD_OPTIONS}, f"--{SECTION}")
         self._check_draw()
         if self.length < 0:
             raise UsageError(f"{flag('length')} must be at least 0, got {self.length}")
         prompt, source = self.read_prompt()
-        encode_text(model.itos, prompt, source, by_line="\n" in prompt)
+        encode_text(itos, prompt, source, by_line="\n" in prompt)
 
     def read_prompt(self) -> tuple[str, str]:
         """The text to continue (``prompt``, or the text of ``prompt_file``), and its name for a one-line error."""

@@ -23,8 +23,11 @@ from makemore_pl.serve.schema import SampleRequest, ScoreRequest
 
 
 def field_message(error: UsageError) -> str:
-    """A UsageError of the command line, naming the request's fields: the options without their section."""
-    return str(error).replace("--sampling.", "").replace("--data.", "")
+    """A UsageError of the command line, naming the request's fields: the options without their section.
+
+    An error of several lines (one per option) becomes one line, its parts joined by "; ".
+    """
+    return "; ".join(str(error).replace("--sampling.", "").replace("--data.", "").splitlines())
 
 
 @dataclass

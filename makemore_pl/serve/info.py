@@ -18,6 +18,7 @@ def model_info(ckpt_path: str | Path, model: LanguageModel) -> dict[str, Any]:
     return {
         "checkpoint": Path(ckpt_path).name,  # its name only: where it lies is the server's business
         "class": type(model).__name__,
+        "text": model.text,  # a model of running text: POST /generate continues a prompt
         # Buffers too: a count table is the whole of a CountNGram, which has no parameters.
         "parameters": sum(p.numel() for p in model.parameters()),
         "buffers": sum(b.numel() for b in model.buffers()),

@@ -25,6 +25,7 @@ from makemore_pl.checkpoints import load_model
 from makemore_pl.errors import UsageError
 from makemore_pl.serve.apis import SampleAPI, ScoreAPI
 from makemore_pl.serve.errors import JsonErrors, answer_errors_as_json
+from makemore_pl.serve.generate import GenerateAPI, generate_middleware
 from makemore_pl.serve.info import model_info
 from makemore_pl.serve.schema import MAX_BODY_BYTES, one_line
 
@@ -41,17 +42,20 @@ def build_server(
     batch_timeout: float = 0.005,
     timeout: float = 30,
 ) -> ls.LitServer:
-    """The LitServer for ``ckpt_path``, with /sample, /score, /info, /health and the page at /ui/."""
+    """The LitServer for ``ckpt_path``: /sample and /score (text: /generate), /info, /health, the page at /ui/."""
     # Loaded here once too: /info reports it, and a bad checkpoint fails now, not in a worker.
     model = load_model(ckpt_path)
+    # A model of running text continues a prompt (/generate, streamed); a model of words samples and scores them.
+    apis = [GenerateAPI(ckpt_path)] if model.text else [SampleAPI(ckpt_path, max_batch_size, batch_timeout)]
     server = ls.LitServer(
-        [SampleAPI(ckpt_path, max_batch_size, batch_timeout), ScoreAPI(ckpt_path)],
+        apis if model.text else [*apis, ScoreAPI(ckpt_path)],
         accelerator=accelerator,
         timeout=timeout,
         model_metadata=model_info(ckpt_path, model),
         # Starlette's limit checks Content-Length up front and counts the bytes as they stream in.
         # JsonErrors, added last, wraps the limit: its plain-text 413 becomes the JSON of every error.
         middlewares=[
+            *([generate_middleware(model.itos)] if model.text else []),
             (RequestBodyLimitMiddleware, {"max_body_size": MAX_BODY_BYTES}),
             (JsonErrors, {"details": {413: f"the body is over {MAX_BODY_BYTES:,} bytes"}}),
         ],
@@ -104,7 +108,8 @@ def serve(
         raise UsageError(f"--ckpt_path {ckpt_path}: no such checkpoint file")
     server = build_server(ckpt_path, accelerator, max_batch_size, batch_timeout, timeout)
     shown = "127.0.0.1" if host == "0.0.0.0" else "[::1]" if host == "::" else host
-    print(f"makemore-pl: serving {ckpt_path} at http://{shown}:{port}/ui/ (API: /sample /score /info /health)",
+    endpoints = " ".join(api.api_path for api in server.litapi_connector)
+    print(f"makemore-pl: serving {ckpt_path} at http://{shown}:{port}/ui/ (API: {endpoints} /info /health)",
           file=sys.stderr, flush=True)  # fmt: skip
     # `kill` stops the server as Ctrl-C does: LitServe then stops its workers too, instead of orphaning them.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
