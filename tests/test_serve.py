@@ -25,6 +25,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from makemore_pl.checkpoints import load_model, training_words
 from makemore_pl.cli import cli_main
+from makemore_pl.continuation import continue_text
 from makemore_pl.data.datamodule import WordsDataModule
 from makemore_pl.sampling.options import SamplingOptions
 from makemore_pl.serve.apis import SampleAPI, ScoreAPI
@@ -92,7 +93,7 @@ def test_the_api_samples_what_predict_prints_for_the_same_seed_and_marks_the_tra
     assert status == 200, answer
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(ckpt.parent)
-        flags = [arg for key, value in options.items() for arg in (f"--model.{key}", str(value))]
+        flags = [arg for key, value in options.items() for arg in (f"--sampling.{key}", str(value))]
         cli_main(["predict", "--ckpt_path", str(ckpt), "--sampling.num_samples", "12", *flags])
     words = [w["word"] for w in answer["words"]]
     # A labelled model's predict prints each word's label beside it, drawn from the training prior.
@@ -413,3 +414,55 @@ def test_serve_refuses_bad_options_in_one_line(tmp_path, capsys, ckpt):
     assert "--ckpt_path" in serve_error(capsys, "--ckpt_path", str(tmp_path / "missing.ckpt"))
     assert "--port 80:" in serve_error(capsys, "--ckpt_path", str(ckpt), "--port", "80")
     assert "--host 10.1.2.3:" in serve_error(capsys, "--ckpt_path", str(ckpt), "--host", "10.1.2.3")
+
+
+@pytest.fixture(scope="module")
+def text_server(text_checkpoint) -> str:
+    with serving(text_checkpoint[0]) as url:
+        yield url
+
+
+# What the text page and API tests continue: 30 characters after "ROMEO:", seed 3, among the top 4.
+CONTINUE = {"prompt": "ROMEO:", "length": 30, "seed": 3, "top_k": 4}
+
+
+def test_a_text_server_streams_a_continuation_and_refuses_bad_requests_in_one_line(text_server, text_checkpoint):
+    ckpt, _ = text_checkpoint
+    address = urlsplit(text_server)
+    refused = [
+        ({"prompt": "ROMÉO"}, "prompt: character 'É' at position 4 is not in the model's vocabulary"),
+        ({"suffix": "a", "beam": 2}, "suffix 'a': a model of running text writes no words; this option is for "
+                                     "word models only; beam 2: a model"),
+        ({"prompt_file": "/etc/passwd"}, "prompt_file: Extra inputs are not permitted"),
+        ({"length": -1}, "length: Input should be greater than or equal to 0"),
+    ]  # fmt: skip
+    for bad, line in refused:
+        status, answer = _post(address, bad)
+        assert status == 422 and json.loads(answer)["detail"].startswith(line), answer
+    status, streamed = _post(address, CONTINUE)  # the server is still up after them
+    assert status == 200 and streamed.startswith("ROMEO:") and len(streamed) == len("ROMEO:") + 30
+    assert streamed == "ROMEO:" + "".join(continue_text(load_model(ckpt), "ROMEO:", 30, top_k=4, seed=3))
+
+
+def _post(address, body: dict) -> tuple[int, str]:
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
+    connection.request("POST", "/generate", json.dumps(body), {"Content-Type": "application/json"})
+    response = connection.getresponse()
+    text = response.read().decode()
+    connection.close()
+    return response.status, text
+
+
+def test_the_page_of_a_text_model_continues_a_prompt_as_it_streams(text_server, browser):
+    wait = WebDriverWait(browser, 30)
+    browser.get(f"{text_server}/ui/")
+    wait.until(lambda b: "Transformer" in b.find_element(By.ID, "model").text)
+    assert not browser.find_element(By.ID, "prefix").is_displayed()  # no word options for running text
+    for field, value in CONTINUE.items():
+        browser.find_element(By.ID, field).clear()
+        browser.find_element(By.ID, field).send_keys(str(value))
+    browser.find_element(By.ID, "sample-button").click()
+    _, streamed = _post(urlsplit(text_server), CONTINUE)
+    # Selenium's text drops a leading or trailing space or newline; every other character is the stream's.
+    wait.until(lambda b: b.find_element(By.ID, "continuation").text == streamed.strip())
+    assert streamed.startswith("ROMEO:") and len(streamed) == len("ROMEO:") + 30

@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
@@ -134,34 +132,3 @@ def test_export_of_a_text_model_matches_torch_in_onnxruntime(text_checkpoint, tm
     with torch.no_grad():
         expected = model.logits(tokens)
     np.testing.assert_allclose(logits, expected.numpy(), atol=1e-4, rtol=0)
-
-
-def test_the_server_streams_a_continuation_and_refuses_bad_requests_in_one_line(text_checkpoint):
-    from makemore_pl.serve.process import serving
-
-    ckpt, _ = text_checkpoint
-    body = {"prompt": "ROMEO:", "length": 30, "seed": 3, "top_k": 4}
-    with serving(ckpt) as url:
-        address = urlsplit(url)
-        refused = [
-            ({"prompt": "ROMÉO"}, "prompt: character 'É' at position 4 is not in the model's vocabulary"),
-            ({"suffix": "a", "beam": 2}, "suffix 'a': a model of running text writes no words; this option is for "
-                                         "word models only; beam 2: a model"),
-            ({"prompt_file": "/etc/passwd"}, "prompt_file: Extra inputs are not permitted"),
-            ({"length": -1}, "length: Input should be greater than or equal to 0"),
-        ]  # fmt: skip
-        for bad, line in refused:
-            status, answer = _post(address, bad)
-            assert status == 422 and json.loads(answer)["detail"].startswith(line), answer
-        status, streamed = _post(address, body)
-    assert status == 200 and streamed.startswith("ROMEO:") and len(streamed) == len("ROMEO:") + 30
-    assert streamed == "ROMEO:" + "".join(continue_text(load_model(ckpt), "ROMEO:", 30, top_k=4, seed=3))
-
-
-def _post(address, body: dict) -> tuple[int, str]:
-    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
-    connection.request("POST", "/generate", json.dumps(body), {"Content-Type": "application/json"})
-    response = connection.getresponse()
-    text = response.read().decode()
-    connection.close()
-    return response.status, text

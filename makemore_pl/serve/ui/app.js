@@ -46,7 +46,16 @@ async function loadInfo() {
   $("seed").placeholder = model.defaults.seed;
   $("max_draws").placeholder = model.defaults.max_draws;
   // Each field's hint is the sampling option's own help, as --help gives it.
-  for (const [name, help] of Object.entries(model.options)) $(name).title = help;
+  // (prompt_file has no field: the command line's alone.)
+  for (const [name, help] of Object.entries(model.options)) if ($(name)) $(name).title = help;
+  if (model.text) {
+    // A model of running text continues a prompt: the word options and the scoring of names go.
+    document.body.classList.add("text-model");
+    $("text-fields").hidden = false;
+    $("sample-title").textContent = "Continue a text";
+    $("sample-button").textContent = "Continue";
+    $("length").placeholder = model.defaults.length;
+  }
   if (model.labels) {
     for (const label of model.labels) $("label").append(new Option(label, label));
     $("label-field").hidden = false;
@@ -91,11 +100,40 @@ function renderWords(result) {
   $("sample-summary").textContent = summary;
 }
 
+// ---- continuing a text: POST /generate, its characters shown as they stream in ----
+
+async function generate() {
+  const request = sampleRequest();
+  const response = await fetch("/generate", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(request),
+  });
+  if (!response.ok) {
+    const data = await response.json().catch(() => ({}));
+    throw new Error(data.detail || `${response.status} ${response.statusText}`);
+  }
+  const output = $("continuation");
+  output.hidden = false;
+  output.textContent = "";
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    output.textContent += value;
+  }
+}
+
 async function sample(event) {
   event.preventDefault();
   const button = $("sample-button");
   button.disabled = true;
   try {
+    if (document.body.classList.contains("text-model")) {
+      await generate();
+      show($("sample-error"), "");
+      return;
+    }
     renderWords(await call("/sample", sampleRequest()));
     show($("sample-error"), "");
   } catch (error) {
