@@ -23,6 +23,7 @@ from makemore_pl.cli import arguments, run_config
 from makemore_pl.data.datamodule import WordsDataModule
 from makemore_pl.data.text import TextDataModule, names_text_data
 from makemore_pl.errors import UsageError
+from makemore_pl.linked import DECIDED
 from makemore_pl.models.base import LanguageModel
 from makemore_pl.models.counts import CountNGram
 from makemore_pl.sampling import legacy
@@ -37,7 +38,7 @@ class MakemoreCLI(LightningCLI):
         # The data decides the vocabulary, the context and the longest word; the model follows.
         # A model without one of these arguments (block_size for a window model, context for a
         # sequence model) is simply not given it.
-        for key in ("vocab", "labels", "block_size", "text"):
+        for key in DECIDED:
             link = partial(self._from_data_or_checkpoint, key=key)
             parser.link_arguments("data", f"model.init_args.{key}", compute_fn=link, apply_on="instantiate")
         context = "data.init_args.context" if self.subclass_mode_data else "data.context"  # text: TextDataModule
