@@ -1,6 +1,6 @@
 """makemore-pl: Karpathy's makemore language models, trained with PyTorch Lightning."""
 
-from makemore_pl.api import load, model_for, sample, score, training_words
+from makemore_pl.api import load, model_for, sample, score_words, training_words
 from makemore_pl.callbacks import Dashboard, Diagnostics, FiniteLossGuard, LateDropout, SampleWriter
 from makemore_pl.cli.main import cli_main
 from makemore_pl.data import Vocabulary, WordsDataModule
@@ -51,6 +51,6 @@ __all__ = [
     "load",
     "model_for",
     "sample",
-    "score",
+    "score_words",
     "training_words",
 ]

@@ -2,7 +2,7 @@
 
 - ``load``: a trained model from its checkpoint alone (``predict``, ``score``, ``serve``);
 - ``sample``: words under a ``SamplingOptions`` (``predict --sampling.*``, the server's ``/sample``);
-- ``score``: each word's NLL, perplexity and posterior (``makemore-pl score``);
+- ``score_words``: each word's NLL, perplexity and posterior (``scoring.words``, as ``makemore-pl score``);
 - ``training_words``: the words a checkpoint was trained on, for ``only_new`` and ``in_train``;
 - ``model_for``: a model whose data-decided arguments come from a data module, to train with ``lightning.Trainer``.
 """
@@ -22,9 +22,9 @@ from makemore_pl.sampling.exact import generate
 from makemore_pl.sampling.options import SamplingOptions
 from makemore_pl.sampling.protocol import Samplable
 from makemore_pl.sampling.records import SampleResult
-from makemore_pl.scoring.words import WordScore, score_words
+from makemore_pl.scoring.words import score_words
 
-__all__ = ["load", "model_for", "sample", "score", "training_words"]
+__all__ = ["load", "model_for", "sample", "score_words", "training_words"]
 
 
 def load(ckpt_path: str | Path, map_location: str | torch.device = "cpu") -> LanguageModel:
@@ -46,14 +46,3 @@ def sample(
     """
     (result,) = generate(model, [replace(options or SamplingOptions(), **changes)], train_words)
     return result
-
-
-def score(
-    model: Samplable,
-    words: list[str],
-    train_words: set[str] | None = None,
-    per_char: bool = False,
-    label: str | None = None,
-) -> list[WordScore]:
-    """Each word's ``WordScore`` in the order given (``scoring.words.score_words``, as ``makemore-pl score``)."""
-    return score_words(model, list(words), train_words, per_char=per_char, label=label)

@@ -50,22 +50,12 @@ def open_checkpoint(path: str | Path, option: str = "--ckpt_path", model_class: 
     return saved
 
 
-def saved_class_path(saved: dict[str, Any]) -> str:
-    """The model class a checkpoint names: LightningCLI's ``_class_path``, else the model's own ``model_class``.
-
-    A model built from Python (``makemore_pl.model_for``, a plain ``lightning.Trainer``) has no
-    ``_class_path``; ``LanguageModel.on_save_checkpoint`` writes ``model_class`` whoever built it.
-    """
-    hparams = saved.get("hyper_parameters") or {}
-    return hparams.get("_class_path") or saved.get("model_class") or ""
-
-
 def saved_model_class(saved: Any) -> type[LanguageModel] | None:
     """The makemore-pl model class that a checkpoint's contents record, with its vocabulary; None if it records none."""
     hparams = saved.get("hyper_parameters") if isinstance(saved, dict) else None
     if not isinstance(hparams, dict) or "vocab" not in saved:
         return None
-    model_class = pydoc.locate(saved_class_path(saved))
+    model_class = pydoc.locate(hparams.get("_class_path", ""))
     return model_class if isinstance(model_class, type) and issubclass(model_class, LanguageModel) else None
 
 

@@ -18,6 +18,9 @@ DECIDED = ("vocab", "labels", "block_size", "text")
 # ...and the data's option that the model takes too: the characters of context.
 LINKED = (*DECIDED, "context")
 
+# Lightning's own builder of a model from a checkpoint's ``_class_path`` (one it trusts: saving._ALLOWED_INSTANTIATORS).
+INSTANTIATOR = "lightning.pytorch.cli.instantiate_module"
+
 Model = TypeVar("Model", bound=LanguageModel)
 
 
@@ -37,4 +40,8 @@ def model_for(model_class: type[Model], data: L.LightningDataModule, **options: 
     given = sorted(set(options) & set(LINKED))
     if given:
         raise UsageError(f"{', '.join(given)}: decided by the data module, not given to {model_class.__name__}")
-    return model_class(**linked, **options)
+    model = model_class(**linked, **options)
+    # What LightningCLI records of a model it builds: its class, and how to build it again from the checkpoint.
+    # With them, a checkpoint saved from Python is read like a command's (checkpoints.load_model, predict).
+    model.hparams.update(_class_path=f"{model_class.__module__}.{model_class.__qualname__}", _instantiator=INSTANTIATOR)
+    return model

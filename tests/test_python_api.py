@@ -4,7 +4,9 @@ import re
 import shutil
 
 from conftest import REPO
+from helpers import printed_words
 
+from makemore_pl.cli import cli_main
 from makemore_pl.sampling.exact import generate
 from makemore_pl.sampling.options import SamplingOptions
 from makemore_pl.scoring.words import score_words
@@ -16,7 +18,7 @@ def python_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", PAGE.read_text(), flags=re.S)
 
 
-def test_every_block_of_the_page_runs(tmp_path, names_file):
+def test_every_block_of_the_page_runs(tmp_path, names_file, capsys):
     (tmp_path / "data").mkdir()
     shutil.copyfile(names_file, tmp_path / "data" / "names.txt")
     blocks = python_blocks()
@@ -45,3 +47,8 @@ def test_every_block_of_the_page_runs(tmp_path, names_file):
     emma, gibberish = namespace["scores"]
     assert emma.nll < gibberish.nll and emma.in_train == ("emma" in train)
     assert [s.nll for s in namespace["scores"]] == [s.nll for s in score_words(model, ["emma", "kzxq"])]
+
+    # A checkpoint saved from Python is one the commands read: predict samples the same words from it.
+    capsys.readouterr()
+    cli_main(["predict", "--ckpt_path", "bigram.ckpt", "--sampling.prefix", "ka", "--sampling.num_samples", "5"])
+    assert printed_words(capsys) == words

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from jsonargparse import ArgumentParser
 
-from makemore_pl.checkpoints import open_checkpoint, run_folder, saved_class_path
+from makemore_pl.checkpoints import open_checkpoint, run_folder
 from makemore_pl.data.text import is_text_class
 from makemore_pl.errors import UsageError
 from makemore_pl.linked import LINKED
@@ -88,9 +88,9 @@ def _init_config(path: str, args: list[str]) -> dict[str, Any]:
     saved = open_checkpoint(path, "--init_from")
     hparams = saved["hyper_parameters"]
     config_class = _config_class(args)
-    if config_class is not None and pydoc.locate(config_class) is not pydoc.locate(saved_class_path(saved)):
+    if config_class is not None and pydoc.locate(config_class) is not pydoc.locate(hparams["_class_path"]):
         raise UsageError(
-            f"--init_from {path} holds a {saved_class_path(saved)}, but the config trains a {config_class}: "
+            f"--init_from {path} holds a {hparams['_class_path']}, but the config trains a {config_class}: "
             "give the config of the checkpoint's model"
         )
     skip = {*LINKED, *TRAINING_ARGUMENTS}
@@ -107,7 +107,7 @@ def _init_config(path: str, args: list[str]) -> dict[str, Any]:
     if "context" in hparams:  # a window or n-gram model reads that many characters
         _refuse_conflict(args, ("--data.context",), hparams["context"], path)
         data["context"] = hparams["context"]
-    return {"model": {"class_path": saved_class_path(saved), "init_args": architecture}, "data": data}
+    return {"model": {"class_path": hparams["_class_path"], "init_args": architecture}, "data": data}
 
 
 def _config_class(args: list[str]) -> str | None:
@@ -142,12 +142,12 @@ def _refuse_conflict(args: list[str], options: tuple[str, ...], saved: Any, path
 def _model_config(ckpt: str, saved: dict[str, Any], args: list[str]) -> dict[str, Any]:
     """The checkpoint's model as a config: its class and saved arguments, less those linked from the data."""
     hparams = saved.get("hyper_parameters", {})
-    if not saved_class_path(saved):  # a checkpoint from elsewhere, with --model given (open_checkpoint)
+    if "_class_path" not in hparams:  # a checkpoint from elsewhere, with --model given (open_checkpoint)
         return {}
     init_args = {
         key: value for key, value in legacy.drop_model_keys(hparams).items() if key[0] != "_" and key not in LINKED
     }
-    return {"model": {"class_path": saved_class_path(saved), "init_args": init_args}}
+    return {"model": {"class_path": hparams["_class_path"], "init_args": init_args}}
 
 
 def _data_config(ckpt: str, saved: dict[str, Any], command: str, args: list[str]) -> dict[str, Any]:

@@ -271,7 +271,7 @@ class LanguageModel(L.LightningModule):
             self.label_prior.copy_(counts / counts.sum())
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint.update(vocab=list(self.itos), model_class=f"{type(self).__module__}.{type(self).__qualname__}")
+        checkpoint["vocab"] = list(self.itos)
         if self.labels is not None:  # an unlabelled model's checkpoint holds what it always held
             checkpoint["labels"] = list(self.labels)
 
