@@ -14,7 +14,7 @@ from jsonargparse import Namespace
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 
-from makemore_pl import console, finetune, runs
+from makemore_pl import console, finetune, recipe, runs
 from makemore_pl.callbacks.progress import StderrProgressBar
 from makemore_pl.callbacks.writer import SampleWriter
 from makemore_pl.data.datamodule import WordsDataModule
@@ -61,6 +61,7 @@ class MakemoreCLI(LightningCLI):
             "count (--ckpt_path resumes instead). The architecture is the checkpoint's; the vocabulary grows to "
             "the words file's new characters. With test, validate or predict: those weights, unchanged.",
         )
+        parser.add_class_arguments(recipe.FineTuning, "finetune")  # how fit --init_from starts and trains
 
     def _from_data_or_checkpoint(self, data: WordsDataModule, key: str) -> Any:
         # predict samples from the model alone: without the words file, the checkpoint knows the
@@ -112,9 +113,12 @@ class MakemoreCLI(LightningCLI):
 
     def _start_from_checkpoint(self) -> None:
         config = self.config[self.subcommand]
-        # A run's own checkpoint (--ckpt_path) wins: a fine-tuned run resumed from its config.yaml,
-        # which records init_from, goes on from where it was.
-        if config.init_from and not config.ckpt_path:
+        if config.init_from and self.subcommand == "fit":
+            # Resumed too (--ckpt_path): the recipe's callbacks come back, then Lightning restores the run's weights.
+            saved = runs.read_init_checkpoint(config.init_from)
+            options = self.config_init[self.subcommand]["finetune"]
+            recipe.start(self.model, self.trainer, saved, config.init_from, self.datamodule, options)
+        elif config.init_from and not config.ckpt_path:  # a fine-tuned run's own checkpoint holds its weights
             saved = runs.read_init_checkpoint(config.init_from)
             finetune.start_from(self.model, saved, config.init_from, self.datamodule)
 
