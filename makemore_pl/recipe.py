@@ -1,24 +1,24 @@
 """The fine-tuning recipe that ``fit --init_from`` follows by default: ``--finetune.*`` options.
 
 Starting a small list from names.txt's weights, as they are, loses to training from scratch on
-lists unlike names (docs/finetune.md): the network starts ahead, then stops improving early. Four
-changes, each an option, measured in docs/finetune.md:
+lists unlike names (docs/finetune.md): the network starts ahead, then stops improving early and
+overfits the few words. The recipe, each part an option, measured in docs/finetune.md:
 
 - **shrink and perturb** (Ash and Adams 2020, "On Warm-Starting Neural Network Training"): every
   weight starts at ``shrink * checkpoint + perturb * fresh``, where ``fresh`` is the model's own
-  fresh initialisation (so the noise has each layer's own scale). A shrunk network is less sure of
-  names.txt, and its gradients on the new list are those of a network still learning;
+  fresh initialisation (so the noise has each layer's own scale);
 - **new characters' output bias from their frequency** in the new list's training words, on the
-  scale of the known biases (``frequency_bias``), instead of the lowest known bias;
+  scale of the known biases (``set_frequency_bias``), instead of the lowest known bias;
 - **staying near the checkpoint** (L2-SP, Li et al. 2018, "Explicit Inductive Bias for Transfer
   Learning with Convolutional Networks"): a pull towards the checkpoint's weights, in place of the
-  optimizer's weight decay towards zero (``makemore_pl.callbacks.stay_near``);
-- **stopping on the validation curve**: Lightning's ``EarlyStopping`` on ``val/nll`` with a
-  patience, beside the config's best-``val/nll`` checkpoint, which is the one to test.
+  optimizer's weight decay towards zero (``makemore_pl.callbacks.stay_near``). On 200 words this is
+  what turns a loss into a win: the network cannot overfit the list by forgetting names.txt;
+- **stopping on the validation curve** (off by default): Lightning's ``EarlyStopping`` on ``val/nll``
+  with a patience. It saves time, not nats: the config's best-``val/nll`` checkpoint is the one to test.
 
-``shrink 1, perturb 0, new_char_bias lowest, stay_near 0, patience null`` is plain warm-starting.
-The options act on ``fit --init_from`` only: ``test``, ``validate`` and ``predict --init_from``
-read the checkpoint's weights unchanged.
+``shrink 1, perturb 0, new_char_bias lowest, stay_near 0`` is plain warm-starting. The options act on
+``fit --init_from`` only: ``test``, ``validate`` and ``predict --init_from`` read the checkpoint's
+weights unchanged.
 """
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ class FineTuning:
     shrink: float = 0.5
     perturb: float = 0.1
     new_char_bias: Literal["frequency", "lowest"] = "frequency"
-    stay_near: float = 0.0
-    patience: int | None = 10
+    stay_near: float = 3.0
+    patience: int | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.shrink <= 1:

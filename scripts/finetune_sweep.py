@@ -30,6 +30,7 @@ from pathlib import Path
 
 LOGS = Path("lightning_logs/finetune_sweep")
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
+KEY = ("kind", "size", "arm", "seed", "tag", "options")  # what makes two results the same job
 GOAL_MARGIN = {3000: 0.01}  # how far above scratch the fine-tuned mean may be, by size (else: strictly below)
 
 
@@ -95,7 +96,9 @@ def table(results: list[dict], args: argparse.Namespace) -> str:
                     for r in results
                     if (r["kind"], r["size"], r["arm"], r["tag"], r["options"]) == wanted and r["seed"] in args.seeds
                 ]
-            if not all(arms.values()):
+            paired = {r["seed"] for r in arms["scratch"]} & {r["seed"] for r in arms["fine-tuned"]}
+            arms = {arm: [r for r in rs if r["seed"] in paired] for arm, rs in arms.items()}  # the same seeds
+            if not paired:
                 rows.append(f"| {kind} | {size} | not run | not run | | | | |")
                 continue
             mean = {arm: statistics.mean(r["nll"] for r in rs) for arm, rs in arms.items()}
@@ -106,7 +109,7 @@ def table(results: list[dict], args: argparse.Namespace) -> str:
                 f"{statistics.mean(r['seconds'] for r in rs):.0f} ({statistics.mean(r['epochs'] for r in rs):.0f})"
                 for rs in arms.values()
             ]
-            seeds = f" ({len(arms['scratch'])}/{len(arms['fine-tuned'])} seeds)" if len(arms["scratch"]) != 3 else ""
+            seeds = f" ({len(paired)} seed{'s' * (len(paired) > 1)})" if len(paired) != len(args.seeds) else ""
             rows.append(
                 f"| {kind} | {size}{seeds} | {mean['scratch']:.4f} | {mean['fine-tuned']:.4f} | {gap:+.4f} | "
                 f"{'met' if ok else 'MISSED'} | {cells[0]} | {cells[1]} |"
@@ -134,7 +137,10 @@ def main() -> None:
     LOGS.mkdir(parents=True, exist_ok=True)
     store = LOGS / "results.jsonl"
     results = [json.loads(line) for line in store.read_text().splitlines()] if store.exists() else []
-    done = [{k: r[k] for k in ("kind", "size", "arm", "seed", "tag", "options")} for r in results]
+    keys = [json.dumps({k: r[k] for k in KEY}) for r in results]
+    # A job that two sweeps ran at once counts once: the first result stored.
+    results = [r for i, r in enumerate(results) if keys.index(keys[i]) == i]
+    done = [{k: r[k] for k in KEY} for r in results]
     todo = [job for job in jobs(args) if job["key"] not in done and not args.table_only]
     with ProcessPoolExecutor(args.jobs) as pool:
         for result in pool.map(run_job, todo):

@@ -97,8 +97,8 @@ def test_a_fine_tuning_says_how_the_vocabulary_grew_and_its_config_records_the_c
         "shrink": 0.5,
         "perturb": 0.1,
         "new_char_bias": "frequency",
-        "stay_near": 0.0,
-        "patience": 10,
+        "stay_near": 3.0,
+        "patience": None,
     }
 
 
