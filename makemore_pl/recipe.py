@@ -49,15 +49,16 @@ class FineTuning:
         perturb: Plus ``perturb`` times the model's fresh initialisation of that weight (0: no noise).
         new_char_bias: A new character's output bias: ``frequency``, the log of its frequency in the new
             training words, on the known biases' scale; ``lowest``, the lowest known bias.
-        stay_near: Strength of the pull towards the checkpoint's weights (L2-SP), per unit of learning
-            rate, replacing the optimizer's weight decay towards zero; 0: the optimizer's own decay.
+        stay_near: Weight of the pull towards the checkpoint's weights (L2-SP), in training words: each step
+            pulls ``lr * stay_near / training words`` of the way back, so a longer list, whose own evidence
+            weighs more, is held less. It replaces the optimizer's weight decay towards zero; 0: that decay.
         patience: Stop after this many validations without a better ``val/nll`` (null: run the budget).
     """
 
     shrink: float = 0.5
     perturb: float = 0.1
     new_char_bias: Literal["frequency", "lowest"] = "frequency"
-    stay_near: float = 3.0
+    stay_near: float = 480.0
     patience: int | None = None
 
     def __post_init__(self) -> None:
@@ -90,12 +91,13 @@ def start(
     with torch.no_grad():
         for name, p in model.named_parameters():
             p.mul_(recipe.shrink).add_(fresh[name], alpha=recipe.perturb)
-    add_callbacks(trainer, recipe, reference)
+    add_callbacks(trainer, recipe, reference, len(data.train_words))
 
 
-def add_callbacks(trainer: L.Trainer, recipe: FineTuning, reference: dict[str, Tensor]) -> None:
+def add_callbacks(trainer: L.Trainer, recipe: FineTuning, reference: dict[str, Tensor], words: int) -> None:
     if recipe.stay_near > 0:
-        trainer.callbacks.append(StayNear(reference, recipe.stay_near))
+        # A prior worth stay_near words, against the list's own: its weight per step falls as the list grows.
+        trainer.callbacks.append(StayNear(reference, recipe.stay_near / max(words, 1)))
     if recipe.patience is not None and not any(isinstance(c, EarlyStopping) for c in trainer.callbacks):
         # Not strict: a run without validation words (--data.val_fraction 0) has no curve to stop on.
         trainer.callbacks.append(EarlyStopping(monitor="val/nll", mode="min", patience=recipe.patience, strict=False))

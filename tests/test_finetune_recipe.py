@@ -71,7 +71,7 @@ def test_a_new_characters_bias_follows_its_frequency_in_the_new_words(tmp_path, 
 def test_stay_near_pulls_the_weights_towards_the_checkpoint(tmp_path, new_words, gru_ckpt):
     state = torch.load(gru_ckpt, weights_only=True)["state_dict"]
     gaps = {}
-    for strength in ("0", "1000"):
+    for strength in ("0", "10000"):
         options = ["--finetune.shrink", "1", "--finetune.perturb", "0", "--finetune.stay_near", strength]
         args = tiny_args(tmp_path, new_words, "gru", "--trainer.max_steps", "6", "--init_from", str(gru_ckpt), *options)
         cli = run_cli(MakemoreCLI, ["fit", *args])
@@ -80,7 +80,7 @@ def test_stay_near_pulls_the_weights_towards_the_checkpoint(tmp_path, new_words,
         gaps[strength] = (weights - state["network.rnn.weight_hh_l0"]).norm().item()
         if strength != "0":  # the pull replaces the decay towards zero
             assert all(group["weight_decay"] == 0 for group in cli.trainer.optimizers[0].param_groups)
-    assert 0 < gaps["1000"] < 0.5 * gaps["0"]
+    assert 0 < gaps["10000"] < 0.5 * gaps["0"]
 
 
 def test_a_fine_tuning_says_how_the_vocabulary_grew_and_its_config_records_the_checkpoint(
@@ -97,7 +97,7 @@ def test_a_fine_tuning_says_how_the_vocabulary_grew_and_its_config_records_the_c
         "shrink": 0.5,
         "perturb": 0.1,
         "new_char_bias": "frequency",
-        "stay_near": 3.0,
+        "stay_near": 480.0,
         "patience": None,
     }
 
