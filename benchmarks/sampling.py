@@ -33,9 +33,9 @@ from common import CONFIGS, NAMES, config_cli, quiet, rate, ratio
 from reference import fetch_makemore, twin
 from torch import Tensor
 
-from makemore_pl import runs
 from makemore_pl.models import MLP, CountNGram, LanguageModel, NetworkModel, NeuralNGram
-from makemore_pl.models.decoding import Decoder, Rerunning
+from makemore_pl.sampling.decoders import Decoder, Rerunning
+from makemore_pl.sampling.options import SamplingOptions
 
 # Every model of the series and the lecture's n-grams, as shipped.
 MODELS = ("bigram", "counts", "trigram", "mlp", "mlp_bn", "wavenet", "bow", "rnn", "gru", "lstm", "transformer")
@@ -107,7 +107,7 @@ def trained(name: str, workdir: Path, steps: int, checkpoints: Path | None) -> t
     if checkpoints is not None:
         found = sorted((checkpoints / name).glob("version_*/checkpoints/best-*.ckpt"), key=lambda p: p.stat().st_mtime)
         if found:
-            return runs.load_model(found[-1]), str(found[-1])
+            return checkpoints.load_model(found[-1]), str(found[-1])
     on_cpu = ("--trainer.accelerator", "cpu", "--trainer.devices", "1")
     # Validation stays: the n-grams' EarlyStopping reads it (a full-batch epoch is one step).
     cli = config_cli(CONFIGS / f"{name}.yaml", workdir, "--trainer.max_steps", str(steps), *on_cpu)
@@ -148,7 +148,7 @@ def measure(name: str, model: LanguageModel, makemore: ModuleType | None, budget
 def measure_batch(
     name: str, model: LanguageModel, num: int, reference: tuple[Generate, str] | None, block_size: int, budget: Budget
 ) -> Row:
-    max_length = getattr(model, "sample_length", model.max_length)
+    max_length = model.longest_sample(SamplingOptions().max_length)
     generator = torch.Generator().manual_seed(0)
     drawn: list[int] = []  # the characters of each batch drawn with the carried state
     samplers: dict[str, Callable[[], object]] = {

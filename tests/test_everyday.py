@@ -116,11 +116,11 @@ def test_a_checkpoint_alone_is_tested_and_sampled_with_the_options_given(tmp_pat
     cli_main(["validate", "--ckpt_path", str(last)])
     assert re.search(r"val/nll\s+\d\.\d+", capsys.readouterr().out)
 
-    # The command line overrides the run's config and the checkpoint's saved arguments alike.
-    cli = run_cli(MakemoreCLI, ["predict", "--ckpt_path", str(last), "--model.temperature", "0.5"])
-    assert cli.model.temperature == 0.5 and cli.model.hparams.temperature == 0.5
+    # The command line overrides the run's config; the model's checkpoint holds no sampling option.
+    cli = run_cli(MakemoreCLI, ["predict", "--ckpt_path", str(last), "--sampling.temperature", "0.5"])
+    assert cli.datamodule.sampling.temperature == 0.5 and "temperature" not in cli.model.hparams
     capsys.readouterr()
-    cli_main(["predict", "--ckpt_path", str(last), "--data.num_samples", "11"])
+    cli_main(["predict", "--ckpt_path", str(last), "--sampling.num_samples", "11"])
     assert len(capsys.readouterr().out.splitlines()) == 11
 
 
@@ -179,7 +179,7 @@ def test_every_config_fits_quietly_and_predicts_only_words_to_stdout(tmp_path, t
     if config.name in ALONE:  # no words file, no run folder: the checkpoint alone
         tiny_file.rename(tmp_path / "moved.txt")
         last = last.rename(tmp_path / "alone.ckpt")
-    predict = makemore("predict", "--ckpt_path", str(last), "--data.num_samples", "9", cwd=tmp_path)
+    predict = makemore("predict", "--ckpt_path", str(last), "--sampling.num_samples", "9", cwd=tmp_path)
     assert predict.returncode == 0, predict.stderr[-3000:]
     words = predict.stdout.split("\n")
     assert len(words) == 10 and words[-1] == "", predict.stdout  # nine lines, each ended by a newline
@@ -193,3 +193,15 @@ def test_every_config_fits_quietly_and_predicts_only_words_to_stdout(tmp_path, t
 def test_the_console_page_lists_each_warning_it_calls_actionable():
     console = (REPO / "docs" / "console.md").read_text()
     assert all(warning in console for warning in ACTIONABLE)
+
+
+def test_a_one_cycle_schedule_of_exactly_ten_steps_trains(tmp_path, tiny_file):
+    # OneCycleLR's warm-up is pct_start * total_steps - 1 steps long: 0 at pct_start 0.1 and 10 steps,
+    # where torch divides by it. A warm-up under one step is none: the run starts at max_lr.
+    args = fit_args(tmp_path, tiny_file, "configs/mlp.yaml", "--trainer.max_steps", "10")
+    cli = run_cli(MakemoreCLI, ["fit", *args, "--model.embedding", "2", "--model.hidden", "8"])
+    assert cli.trainer.global_step == 10
+    (scheduler,) = cli.trainer.lr_scheduler_configs
+    assert scheduler.scheduler.total_steps == 10
+    max_lr = cli.model.optimizers().param_groups[0]["max_lr"]
+    assert scheduler.scheduler.get_last_lr()[0] < max_lr / 10  # annealed over the cycle

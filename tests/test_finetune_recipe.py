@@ -9,9 +9,9 @@ import yaml
 from conftest import tiny_args
 from test_finetune import NEW_CHARS, NEW_WORDS, quick_base
 
-from makemore_pl import recipe, runs
+from makemore_pl import recipe
 from makemore_pl.callbacks.stay_near import StayNear
-from makemore_pl.cli import MakemoreCLI, cli_main, run_cli
+from makemore_pl.cli import MakemoreCLI, arguments, cli_main, run_cli
 from makemore_pl.data.datamodule import WordsDataModule
 
 
@@ -30,7 +30,7 @@ def gru_ckpt(tmp_path: Path, tiny_file: Path) -> Path:
 def started(tmp_path: Path, words: Path, ckpt: Path, options: recipe.FineTuning):
     """A fine-tuning run's model built and started by ``options``, not yet trained; and its fresh weights."""
     # The fit command's arguments, completed from the checkpoint as the command line does, built but not run.
-    args = runs.complete_arguments(["fit", *tiny_args(tmp_path, words, "gru", "--init_from", str(ckpt))])[1:]
+    args = arguments.complete_arguments(["fit", *tiny_args(tmp_path, words, "gru", "--init_from", str(ckpt))])[1:]
     cli = run_cli(MakemoreCLI, args, run=False)
     fresh = {name: p.detach().clone() for name, p in cli.model.named_parameters()}
     saved = torch.load(ckpt, weights_only=True)

@@ -2,23 +2,18 @@
 
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 import torch
 from conftest import REPO, fit_args
+from helpers import command, scalars
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from test_names import scalars
 
 from makemore_pl.cli import cli_main
 
 # The lecture's loop (no validation, no early stopping): its end is fixed by max_epochs alone.
 EPOCHS = "400"
-
-
-def command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "makemore_pl", *args]
 
 
 def final_weights(run_dir) -> torch.Tensor:
@@ -87,7 +82,7 @@ def test_two_processes_train_the_default_config_like_one(tmp_path, names_file):
 
     ckpt = double / "checkpoints" / "last.ckpt"
     predict = ["predict", *fit_args(tmp_path, names_file), "--trainer.accelerator", "cpu", "--ckpt_path", str(ckpt)]
-    predict += ["--trainer.strategy", "ddp_spawn", "--trainer.devices", "2", "--data.num_samples", "9"]
+    predict += ["--trainer.strategy", "ddp_spawn", "--trainer.devices", "2", "--sampling.num_samples", "9"]
     result = subprocess.run(command(*predict), capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr[-2000:]
     words = result.stdout.split()

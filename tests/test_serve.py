@@ -8,23 +8,28 @@ import threading
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import fields
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import torch
+import uvicorn
 from conftest import SERIES, TINY_WORDS, tiny_args
+from fastapi import FastAPI
+from helpers import printed_words, run_dir
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
-from test_cli import run_dir
-from test_series import printed_words
 
+from makemore_pl.checkpoints import load_model, training_words
 from makemore_pl.cli import cli_main
-from makemore_pl.runs import load_model, training_words
+from makemore_pl.data.datamodule import WordsDataModule
+from makemore_pl.sampling.options import SamplingOptions
 from makemore_pl.serve.apis import SampleAPI, ScoreAPI
-from makemore_pl.serve.process import healthy, serving
+from makemore_pl.serve.errors import JsonErrors, answer_errors_as_json
+from makemore_pl.serve.process import free_port, healthy, serving
 from makemore_pl.serve.schema import MAX_BODY_BYTES, MAX_SAMPLES, SampleRequest, ScoreRequest
 
 
@@ -82,13 +87,13 @@ def sample(url: str, **body) -> list[str]:
 
 
 def test_the_api_samples_what_predict_prints_for_the_same_seed_and_marks_the_training_words(server, ckpt, capsys):
-    options = {"sample_seed": 7, "temperature": 0.8, "top_k": 6, "prefix": "a"}
+    options = {"seed": 7, "temperature": 0.8, "top_k": 6, "prefix": "a"}
     status, answer = call(server, "/sample", {"num_samples": 12, **options})
     assert status == 200, answer
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(ckpt.parent)
         flags = [arg for key, value in options.items() for arg in (f"--model.{key}", str(value))]
-        cli_main(["predict", "--ckpt_path", str(ckpt), "--data.num_samples", "12", *flags])
+        cli_main(["predict", "--ckpt_path", str(ckpt), "--sampling.num_samples", "12", *flags])
     words = [w["word"] for w in answer["words"]]
     # A labelled model's predict prints each word's label beside it, drawn from the training prior.
     assert [f"{w['word']}\t{w['label']}" for w in answer["words"]] == printed_words(capsys)
@@ -97,7 +102,7 @@ def test_the_api_samples_what_predict_prints_for_the_same_seed_and_marks_the_tra
     assert [w["mark"] for w in answer["words"]] == ["train" if w in train_words else "new" for w in words]
     assert all(w["log_prob"] < 0 for w in answer["words"])
     # The model's own seed when none is given, as for predict.
-    assert sample(server, num_samples=12, **{**options, "sample_seed": None}) != words
+    assert sample(server, num_samples=12, **{**options, "seed": None}) != words
     assert sample(server, num_samples=12, **options) == words
 
 
@@ -148,6 +153,8 @@ def test_info_and_health_describe_the_checkpoint(server, ckpt):
     (best,) = [s["best_model_score"] for s in saved["callbacks"].values() if "best_model_score" in s and s["monitor"]]
     assert described["training"]["best_val_nll"] == pytest.approx(float(best), abs=1e-4)
     assert str(ckpt.parent) not in json.dumps(info)  # the checkpoint's name only, never where it lies
+    options = {f.name: f.default for f in fields(SamplingOptions)}
+    assert described["defaults"] == options and list(described["options"]) == list(options)
     assert healthy(server)
 
 
@@ -163,6 +170,9 @@ def oversized(url: str, chunked: bool) -> tuple[int, str]:
         connection.request("POST", "/score", piece * (MAX_BODY_BYTES // len(piece) + 2), headers)
     response = connection.getresponse()
     return response.status, response.read().decode()
+
+
+TOO_LARGE = f'{{"detail": "the body is over {MAX_BODY_BYTES:,} bytes"}}'
 
 
 # Each bad body, and what the one line that answers it must name.
@@ -186,7 +196,7 @@ BAD_SCORES = [({"words": ["emXma"]}, "words"), ({"words": []}, "words"), ({"word
 
 def test_bad_requests_get_one_line_naming_the_field_while_good_ones_beside_them_get_their_words(server):
     seeds = range(12)
-    alone = {seed: sample(server, num_samples=5, sample_seed=seed) for seed in seeds}
+    alone = {seed: sample(server, num_samples=5, seed=seed) for seed in seeds}
     assert len({tuple(words) for words in alone.values()}) > 1
 
     health, stop = [], threading.Event()
@@ -197,7 +207,7 @@ def test_bad_requests_get_one_line_naming_the_field_while_good_ones_beside_them_
             stop.wait(0.05)
 
     def good(seed: int) -> bool:
-        return sample(server, num_samples=5, sample_seed=seed) == alone[seed]
+        return sample(server, num_samples=5, seed=seed) == alone[seed]
 
     def bad(case) -> tuple[int, object]:
         (body, named), path = case
@@ -217,12 +227,55 @@ def test_bad_requests_get_one_line_naming_the_field_while_good_ones_beside_them_
                 (status, answer), named = future.result()
                 assert status == 422, answer
                 assert named in answer["detail"] and "\n" not in answer["detail"], answer
-            assert [future.result()[0] for future in sizes] == [413, 413]
+            assert [future.result() for future in sizes] == [(413, TOO_LARGE)] * 2
     finally:
         stop.set()
         watcher.join()
     assert health and all(health)
-    assert sample(server, num_samples=5, sample_seed=3) == alone[3]  # and it is still up
+    assert sample(server, num_samples=5, seed=3) == alone[3]  # and it is still up
+
+
+def answer(url: str, method: str = "GET") -> tuple[int, str, object]:
+    """The status, content type and parsed JSON of a request without a body."""
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=30) as response:
+            status, kind, text = response.status, response.headers["Content-Type"], response.read()
+    except urllib.error.HTTPError as e:
+        status, kind, text = e.code, e.headers["Content-Type"], e.read()
+    return status, kind, json.loads(text)
+
+
+def test_every_error_is_one_json_line_and_no_page_loads_a_cdns_scripts(server):
+    # FastAPI's /docs and /redoc fetch Swagger and ReDoc from a CDN: they are off.
+    for path in ("/docs", "/redoc", "/docs/oauth2-redirect", "/nothing"):
+        assert answer(server + path) == (404, "application/json", {"detail": "Not Found"})
+    assert answer(server + "/sample") == (405, "application/json", {"detail": "Method Not Allowed"})
+    assert answer(server + "/openapi.json")[0] == 200  # the API's description, with nothing to fetch
+
+
+def test_an_uncaught_exception_is_a_json_500(tmp_path):
+    # The served model raises nothing uncaught that a request can reach: a FastAPI app of one route
+    # that raises, with the server's error handling, on a real uvicorn on 127.0.0.1.
+    app = FastAPI()
+    app.add_middleware(JsonErrors)
+    answer_errors_as_json(app)
+
+    @app.get("/fails")
+    def fails() -> None:
+        raise RuntimeError("a bug")
+
+    port = free_port()
+    uvicorn_server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical"))
+    thread = threading.Thread(target=uvicorn_server.run)
+    thread.start()
+    try:
+        while not uvicorn_server.started:
+            threading.Event().wait(0.05)
+        detail = "internal server error (RuntimeError); the server's log has more"
+        assert answer(f"http://127.0.0.1:{port}/fails") == (500, "application/json", {"detail": detail})
+    finally:
+        uvicorn_server.should_exit = True
+        thread.join()
 
 
 @pytest.fixture(scope="module")
@@ -250,12 +303,12 @@ def test_the_page_samples_marked_names_and_colours_each_character_of_a_scored_na
     wait = WebDriverWait(browser, 30)
     browser.get(f"{server}/ui/")
     wait.until(lambda b: "NeuralNGram" in b.find_element(By.ID, "model").text)
-    for field, value in (("num_samples", "6"), ("sample_seed", "5"), ("prefix", "e")):
+    for field, value in (("num_samples", "6"), ("seed", "5"), ("prefix", "e")):
         browser.find_element(By.ID, field).clear()
         browser.find_element(By.ID, field).send_keys(value)
     browser.find_element(By.ID, "sample-button").click()
     wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#words li")) == 6)
-    _, expected = call(server, "/sample", {"num_samples": 6, "sample_seed": 5, "prefix": "e", "temperature": 1.0})
+    _, expected = call(server, "/sample", {"num_samples": 6, "seed": 5, "prefix": "e", "temperature": 1.0})
     items = browser.find_elements(By.CSS_SELECTOR, "#words li")
     assert [item.get_attribute("data-word") for item in items] == [w["word"] for w in expected["words"]]
     assert [item.find_element(By.CSS_SELECTOR, ".mark").text for item in items] == [
@@ -295,20 +348,56 @@ def test_the_page_samples_marked_names_and_colours_each_character_of_a_scored_na
 @pytest.mark.parametrize("name", ["counts", *SERIES])  # the bigram: the served one above
 def test_every_model_is_served_from_its_checkpoint_alone(tmp_path, name):
     ckpt = train(tmp_path, name, "--trainer.max_epochs", "1", "--trainer.max_steps", "2")
-    (tmp_path / "tiny.txt").unlink()  # the checkpoint alone: words are then neither new nor train
+    (tmp_path / "tiny.txt").unlink()  # the checkpoint alone: it keeps its training words
     sampler, scorer = SampleAPI(str(ckpt)), ScoreAPI(str(ckpt))
     sampler.setup("cpu")
     scorer.setup("cpu")
-    requests = [SampleRequest(num_samples=3, sample_seed=seed, temperature=0.9) for seed in (1, 2, 1)]
+    requests = [SampleRequest(num_samples=3, seed=seed, temperature=0.9) for seed in (1, 2, 1)]
     requests.append(SampleRequest(prefix="Q"))
     answers = [sampler.encode_response(r) for r in sampler.predict([sampler.decode_request(r) for r in requests])]
     words = [[w["word"] for w in answer["words"]] for answer in answers[:3]]
     assert words[0] == words[2] and all(len(w) == 3 for w in words)
-    assert {w["mark"] for answer in answers[:3] for w in answer["words"]} == {"unknown"}
+    train_words = training_words(ckpt)
+    marks = {(w["word"], w["mark"]) for answer in answers[:3] for w in answer["words"]}
+    assert train_words and marks == {(word, "train" if word in train_words else "new") for word, _ in marks}
     assert answers[3].status_code == 422 and b"prefix" in answers[3].body
     scored = scorer.encode_response(scorer.predict(ScoreRequest(words=["emma", "ava"], per_char=True)))
     assert [s["word"] for s in scored["scores"]] == ["emma", "ava"]
     assert all(math.isfinite(s["nll"]) and len(s["surprisal"]) == len(s["word"]) + 1 for s in scored["scores"])
+
+
+def test_a_checkpoint_moved_away_from_its_run_still_knows_its_training_words(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    ckpt = train(run, "bigram", "--data.path", "tiny.txt", "--trainer.max_epochs", "3")  # a relative path
+    expected = set(WordsDataModule(str(run / "tiny.txt"), url=None).split_words()["train"])
+    moved = tmp_path / "elsewhere" / "bigram.ckpt"
+    moved.parent.mkdir()
+    shutil.copyfile(ckpt, moved)
+    shutil.rmtree(run)  # the checkpoint alone, started from another folder
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(moved.parent)
+        assert training_words(moved) == expected
+        sampler = SampleAPI(str(moved))
+        sampler.setup("cpu")
+        asked = sampler.decode_request(SampleRequest(num_samples=8, sample_seed=1, only_new=True))
+        (answer,) = [sampler.encode_response(r) for r in sampler.predict([asked])]
+        assert [w["mark"] for w in answer["words"]] == ["new"] * 8
+        assert not {w["word"] for w in answer["words"]} & expected
+        capsys.readouterr()
+        cli_main(["predict", "--ckpt_path", str(moved), "--data.num_samples", "30", "--model.sample_seed", "1"])
+    printed = capsys.readouterr()
+    trained = sum(word in expected for word in printed.out.split())
+    assert f"{30 - trained} new and {trained} from the training words" in printed.err
+    # A checkpoint written before checkpoints kept their words: alone, its words are neither new nor train.
+    saved = torch.load(moved, weights_only=True)
+    del saved["WordsDataModule"]
+    torch.save(saved, moved)
+    assert training_words(moved) is None
+    sampler = SampleAPI(str(moved))
+    sampler.setup("cpu")
+    (answer,) = [sampler.encode_response(r) for r in sampler.predict([sampler.decode_request(SampleRequest())])]
+    assert {w["mark"] for w in answer["words"]} == {"unknown"}
 
 
 def serve_error(capsys, *args: str) -> str:

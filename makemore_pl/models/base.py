@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import inspect
+import math
 import multiprocessing
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import lightning as L
@@ -15,13 +16,16 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor
 
-from makemore_pl.callbacks.guard import FiniteLossGuard
-from makemore_pl.callbacks.interrupt import SafeInterrupt
-from makemore_pl.data.batches import WORDS, Batch, Labels
+from makemore_pl.data.records import WORDS, Batch, Labels
 from makemore_pl.data.vocab import PAD, Vocabulary
 from makemore_pl.errors import UsageError
-from makemore_pl.generate import SamplingOptions, generate
-from makemore_pl.models.decoding import Decoder, Rerunning
+from makemore_pl.sampling.decoders import Decoder, Rerunning
+from makemore_pl.sampling.exact import generate
+from makemore_pl.sampling.options import SamplingOptions
+from makemore_pl.sampling.predict import sample_batch
+from makemore_pl.sampling.probabilities import label_prior, position_log_probs
+from makemore_pl.sampling.records import Prediction
+from makemore_pl.sampling.requests import SampleBatch
 
 
 def init_arguments(cls: type) -> set[str]:
@@ -37,60 +41,30 @@ def init_arguments(cls: type) -> set[str]:
 class LanguageModel(L.LightningModule):
     """A model of the next character of a word given the characters before it.
 
-    A subclass says what it reads (``layout``, see ``makemore_pl.data.batches``), gives
+    A subclass says what it reads (``layout``, see ``makemore_pl.data.records``), gives
     ``logits(x)`` for a batch's ``x``, and samples words with ``sample``. The loss, validation,
     test, predict, and the vocabulary kept in the checkpoint are the same for every model and
     live here.
     """
 
     layout: ClassVar[str]
+    # Whether the model reads words through a table of ``block_size`` positions (BoW, the Transformer):
+    # then no word longer than ``longest_word`` fits. N-grams, windows and recurrences read any length.
+    position_table: ClassVar[bool] = False
 
     def __init__(
         self,
         vocab: list[str],
         labels: list[str] | None = None,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        prefix: str = "",
-        max_length: int = 50,
-        sample_seed: int = 2147483647,
-        label: str | list[str] | None = None,
-        min_length: int = 0,
-        exclude: str = "",
-        suffix: str = "",
-        contains: str = "",
-        only_new: bool = False,
-        unique: bool = False,
-        beam: int | None = None,
-        max_draws: int = 1000,
-        exact: bool = True,
+        text: bool = False,
     ) -> None:
         """
         Args:
             vocab: The tokens, boundary first; linked from the data, and saved in the checkpoint.
             labels: The labels the words come with (e.g. languages), linked from the data and saved in the
                 checkpoint; null for unlabelled words. A labelled model is conditioned on the label.
-            temperature: Divides the logits when sampling: below 1 sharpens, above 1 flattens.
-            top_k: Sample only from the k most likely next characters (null: from all of them).
-            prefix: Sample only words that start with these characters, e.g. "ka".
-            max_length: Longest word `predict` samples, prefix included, so a degenerate model
-                cannot loop forever. Exact: a longer word is never cut, it is not drawn.
-            sample_seed: Seed of the sampling generator (the lecture's 2147483647 by default).
-            label: Sample words of this label, or of each of several ([fr, de]: num_samples of each);
-                null draws each word's label from the training split's prior (labelled models).
-            min_length: Sample only words of at least this many characters.
-            exclude: Characters never drawn, e.g. "xqz".
-            suffix: Sample only words that end with these characters.
-            contains: Sample only words that contain these characters, together.
-            only_new: Sample only words that are not in the training split.
-            unique: Never sample the same word twice in one request.
-            beam: Instead of sampling, this many of the most probable words (of each label) under the
-                options above, best first, with their log-probabilities (null: sample).
-            max_draws: The budget: words proposed (a beam: prefixes expanded) per word asked for. When it
-                runs out, `predict` prints the words found and which option to relax.
-            exact: Sample exactly the model's distribution restricted to the options; false accepts every
-                masked proposal, which needs fewer draws but favours words the masks cut short
-                (docs/sampling.md).
+            text: Trained on running text (``TextDataModule``), not words: linked from the data, saved in the
+                checkpoint. Evaluation then also logs bits per character (``val/bpc``).
         """
         super().__init__()
         self.vocabulary = Vocabulary(vocab)
@@ -98,18 +72,12 @@ class LanguageModel(L.LightningModule):
         if labels is not None and (not labels or len(set(labels)) != len(labels)):
             raise UsageError(f"labels must be distinct and at least one, got {labels!r}")
         self.labels = list(labels) if labels is not None else None
+        self.text = text
         self.num_labels = len(self.labels) if self.labels is not None else 0
         if self.labels is not None:
             # p(label) for Bayes' rule, from the training split when fit starts (``on_fit_start``), and
             # kept in the checkpoint: a model alone can then classify. Uniform until then.
             self.register_buffer("label_prior", torch.full((self.num_labels,), 1.0 / self.num_labels))
-        self.temperature, self.top_k, self.prefix = temperature, top_k, prefix
-        self.max_length, self.sample_seed = max_length, sample_seed
-        self.label, self.min_length, self.exclude = label, min_length, exclude
-        self.suffix, self.contains, self.only_new, self.unique = suffix, contains, only_new, unique
-        self.beam, self.max_draws, self.exact = beam, max_draws, exact
-        # A sequence model knows its longest word once built: it checks again then.
-        SamplingOptions.from_model(self).check(self, longest=max_length)
         # Every argument of every subclass, as plain values the checkpoint can hold: the
         # optimizer and schedule are code, and the run's config.yaml keeps them.
         self.save_hyperparameters(ignore=["optimizer", "lr_scheduler"])
@@ -129,7 +97,7 @@ class LanguageModel(L.LightningModule):
         """
         raise NotImplementedError
 
-    def label_ids(self, names: Sequence[str], option: str = "--model.label") -> Tensor:
+    def label_ids(self, names: Sequence[str], option: str = "--sampling.label") -> Tensor:
         """The ids of the label ``names`` on the model's device; a name the model does not know is a UsageError."""
         if self.labels is None:
             raise UsageError(f"{option}: this model was trained without labels")
@@ -138,14 +106,14 @@ class LanguageModel(L.LightningModule):
             raise UsageError(f"{option}: unknown label {unknown[0]!r}; the model knows {', '.join(self.labels)}")
         return torch.tensor([self.labels.index(name) for name in names], dtype=torch.long, device=self.device)
 
+    @property
+    def longest_word(self) -> int | None:
+        """The longest word the model can read, ``block_size - 1`` with a position table; None: any length."""
+        return self.block_size - 1 if self.position_table else None
+
     def longest_sample(self, max_length: int) -> int:
         """The longest word sampled under ``max_length``: the same, unless the model has fewer positions."""
         return max_length
-
-    @property
-    def sample_length(self) -> int:
-        """The longest word ``sample`` draws."""
-        return self.longest_sample(self.max_length)
 
     def next_logits(self, tokens: Tensor, label: Tensor | None = None) -> Tensor:
         """The logits ``(n, V)`` of the character after ``tokens`` ``(n, t)``: the boundary, then a word's start."""
@@ -187,20 +155,18 @@ class LanguageModel(L.LightningModule):
 
     def nll(self, batch: Batch) -> Tensor:
         """Mean negative log likelihood per predicted character: ``sum(count * cross_entropy) / total``."""
-        total = batch[3]
-        if batch[1].numel() == 0:  # an empty share of a tiny split under DDP: it adds nothing
+        total = batch.total
+        if batch.y.numel() == 0:  # an empty share of a tiny split under DDP: it adds nothing
             return total.new_zeros(())
         return self.losses(batch).sum() / total
 
     def losses(self, batch: Batch) -> Tensor:
         """Each prediction's NLL times its count, flat (0 at padding), each row under its own label if labelled."""
-        x, y, count = batch[:3]
-        label = batch[4].ids if len(batch) > 4 else None
         # float32 logits: under bf16-mixed the loss is still taken in full precision.
-        logits = self.logits(x, label).float()
-        losses = F.cross_entropy(logits.flatten(0, -2), y.flatten(), ignore_index=PAD, reduction="none")
-        if count is not None:
-            losses = losses * count
+        logits = self.logits(batch.x, batch.label_ids).float()
+        losses = F.cross_entropy(logits.flatten(0, -2), batch.y.flatten(), ignore_index=PAD, reduction="none")
+        if batch.count is not None:
+            losses = losses * batch.count
         return losses
 
     def objective(self, batch: Batch) -> tuple[Tensor, Tensor]:
@@ -218,14 +184,16 @@ class LanguageModel(L.LightningModule):
         return loss
 
     def _evaluate(self, batch: Batch, stage: str) -> Tensor:
-        total, empty = batch[3], batch[1].numel() == 0
+        total, empty = batch.total, batch.y.numel() == 0
         losses = total.new_zeros(0) if empty else self.losses(batch)
         nll = losses.sum() / total
         # Each batch's part of the whole split's mean, summed over batches and processes: exact.
         self.log(f"{stage}/nll", nll, on_epoch=True, reduce_fx="sum", sync_dist=True, prog_bar=stage == "val")
-        if len(batch) > 4:
-            per_row = losses.view(batch[1].shape)
-            self._evaluate_labels(batch[4], per_row.sum(1) if per_row.ndim > 1 else per_row, stage)
+        if self.text:  # the same exact mean, in bits: char-rnn's and the compressors' unit
+            self.log(f"{stage}/bpc", nll / math.log(2), on_epoch=True, reduce_fx="sum", sync_dist=True)
+        if batch.labels is not None:
+            per_row = losses.view(batch.y.shape)
+            self._evaluate_labels(batch.labels, per_row.sum(1) if per_row.ndim > 1 else per_row, stage)
         return nll
 
     def _evaluate_labels(self, labels: Labels, row_losses: Tensor, stage: str) -> None:
@@ -251,14 +219,14 @@ class LanguageModel(L.LightningModule):
         n, labels = len(x), torch.arange(self.num_labels, device=x.device)
         if n == 0:
             return x.new_zeros(0, self.num_labels, dtype=torch.float)
-        log_probs = self.word_logits(x.repeat(self.num_labels, 1), labels.repeat_interleave(n)).float().log_softmax(-1)
-        targets = y.repeat(self.num_labels, 1)
-        picked = log_probs.gather(2, targets.clamp_min(0)[..., None])[..., 0].masked_fill(targets == PAD, 0.0)
+        picked = position_log_probs(
+            self, x.repeat(self.num_labels, 1), y.repeat(self.num_labels, 1), labels.repeat_interleave(n)
+        )
         return picked.sum(1).view(self.num_labels, n).T
 
     def classify(self, x: Tensor, y: Tensor) -> Tensor:
         """Each word's label by Bayes' rule: argmax over labels of log p(word | label) + log p(label)."""
-        joint = self.word_log_likelihoods(x, y) + self.label_prior.log()
+        joint = self.word_log_likelihoods(x, y) + label_prior(self).log().float().to(x.device)
         return joint.argmax(1)  # ties: the first label in sorted order, as baselines.Classifier does
 
     def validation_step(self, batch: Batch, batch_idx: int) -> Tensor:
@@ -267,17 +235,16 @@ class LanguageModel(L.LightningModule):
     def test_step(self, batch: Batch, batch_idx: int) -> Tensor:
         return self._evaluate(batch, "test")
 
-    def sample(self, num: int, seed: int | None = None) -> list[str]:
-        """Sample ``num`` words (of each label asked for) under the model's options.
+    def sample(self, options: SamplingOptions | None = None, **changes: Any) -> list[str]:
+        """Sample words (of each label asked for) under ``options``, with ``changes`` to them (``num_samples=10``).
 
-        The same seed gives the same words on any device. Fewer come back when the budget of draws
-        runs out (``generate`` says which option to relax).
+        The same seed gives the same words on any device; fewer when the budget of draws runs out.
         """
-        options = SamplingOptions.from_model(self)
-        (result,) = generate(self, [(num, options, self.sample_seed if seed is None else seed)])
+        request = replace(options or SamplingOptions(), **changes)
+        (result,) = generate(self, [request])
         return [sampled.word for sampled in result.words]
 
-    def start_probabilities(self) -> tuple[Tensor, list[str]]:
+    def start_probabilities(self, temperature: float = 1.0) -> tuple[Tensor, list[str]]:
         """The next character's probabilities after each short context, one row each, and the rows' labels.
 
         What the Dashboard draws as the lecture's grid: for an n-gram, its table's rows after a
@@ -285,30 +252,11 @@ class LanguageModel(L.LightningModule):
         """
         raise NotImplementedError
 
-    def predict_step(self, batch: Tensor, batch_idx: int) -> dict[str, Any]:
-        """Sample the words whose indices are in ``batch`` (of each label asked for), for ``SampleWriter``.
-
-        The batch's first index offsets the seed, so processes sharing the work draw
-        different words, and one process draws the lecture's words for its seed. A beam
-        draws nothing: the process with the first index searches, the others return nothing.
-        """
-        indices = batch.tolist()
-        options = SamplingOptions.from_model(self)
-        if options.beam is not None and indices[0] != 0:
-            return {"words": [], "missing": 0, "advice": None}
+    def predict_step(self, batch: SampleBatch, batch_idx: int) -> Prediction:
+        """Sample the request that ``batch`` carries: its share of the words, for ``SampleWriter``."""
         data = self.trainer.datamodule
-        train = set(data.train_words) if options.only_new and data is not None and data.has_file else None
-        (result,) = generate(self, [(len(indices), options, self.sample_seed + indices[0])], train)
-        # Sorted by (label, index) across processes: each label's words together, in the order asked.
-        part_of = {name: i for i, name in enumerate(options.label or ())}
-        positions: Counter[int] = Counter()
-        words = []
-        for sampled in result.words:
-            part = part_of.get(sampled.label, 0)  # a label drawn from the prior: one part, every label
-            index = positions[part] if options.beam is not None else indices[positions[part]]
-            positions[part] += 1
-            words.append(((part, index), sampled))
-        return {"words": words, "missing": result.missing, "advice": result.advice}
+        train = data.training_words() if batch.options.only_new and data is not None else None
+        return sample_batch(self, batch, train)
 
     def teardown(self, stage: str) -> None:
         # A process started by multiprocessing (ddp_spawn) ends with os._exit, which skips the
@@ -316,9 +264,6 @@ class LanguageModel(L.LightningModule):
         # as it exits. Nothing needs the group after teardown, so destroy it here.
         if multiprocessing.parent_process() is not None and dist.is_available() and dist.is_initialized():
             dist.destroy_process_group()
-
-    def configure_callbacks(self) -> list[L.Callback]:
-        return [FiniteLossGuard(), SafeInterrupt()]
 
     def on_fit_start(self) -> None:
         counts = getattr(self.trainer.datamodule, "train_label_counts", None) if self.labels is not None else None

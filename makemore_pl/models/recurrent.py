@@ -12,9 +12,9 @@ import torch
 from torch import Tensor, nn
 
 from makemore_pl.errors import UsageError
-from makemore_pl.models.decoding import Decoder, Stepping, take
 from makemore_pl.models.embedding import TokenEmbedding
 from makemore_pl.models.network import SequenceModel
+from makemore_pl.sampling.decoders import Decoder, Stepping, take
 
 # The recurrence's state: the hidden state (layers, n, hidden) alone, or an LSTM's hidden and cell states.
 State = tuple[Tensor, ...]
@@ -106,7 +106,7 @@ class Recurrent(SequenceModel):
             hidden: Size of the hidden state (makemore.py's ``n_embd2``).
             layers: Recurrent layers stacked.
             dropout: Dropout between stacked layers and on the last layer's output, while training.
-            **kwargs: Training and sampling options: see ``NetworkModel`` and ``LanguageModel``.
+            **kwargs: Training options and the labels: see ``NetworkModel`` and ``LanguageModel``.
         """
         super().__init__(vocab, block_size, **kwargs)
         if min(embedding, hidden, layers) < 1:

@@ -10,9 +10,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from makemore_pl.errors import UsageError
-from makemore_pl.models.decoding import Decoder, Stepping, take
 from makemore_pl.models.embedding import TokenEmbedding
 from makemore_pl.models.network import SequenceModel
+from makemore_pl.sampling.decoders import Decoder, Stepping, take
 
 
 class KeysAndValues:
@@ -62,9 +62,11 @@ class CausalSelfAttention(nn.Module):
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout)
         else:
             # A single new query may see every key so far: nothing to mask. (is_causal would align
-            # its mask to the top left, hiding all keys but the first.)
+            # its mask to the top left, hiding all keys but the first.) Several new positions go
+            # only into an empty cache (a prompt): then the mask is the square causal one.
+            fresh = cache.length == 0
             k, v = cache.extend(k, v)
-            y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=fresh and t > 1)
         return self.residual_dropout(self.projection(y.transpose(1, 2).reshape(n, t, c)))
 
 
@@ -189,7 +191,7 @@ class Transformer(SequenceModel):
                 so each layer starts at unit scale; at width 64 it learns faster per step than ``gpt2``
                 (docs/transformer_start.md). ``gpt2``: GPT-2's N(0, 0.02) everywhere, its residual
                 projections 1/sqrt(2 * layers) smaller, a scale chosen for width 768.
-            **kwargs: Training and sampling options: see ``NetworkModel`` and ``LanguageModel``.
+            **kwargs: Training options and the labels: see ``NetworkModel`` and ``LanguageModel``.
         """
         super().__init__(vocab, block_size, **kwargs)
         if min(width, layers, heads) < 1 or width % heads:
