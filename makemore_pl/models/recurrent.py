@@ -53,7 +53,14 @@ class RecurrentNetwork(nn.Module):
 
     def run(self, x: Tensor, label: Tensor | None, state: State) -> tuple[Tensor, State]:
         """The last layer's output at every position of ``x`` ``(n, t)`` after ``state``, and the state after ``x``."""
-        output, after = self.rnn(self.tokens(x, label), state if len(state) == 2 else state[0])
+        inputs, state = self.tokens(x, label), state if len(state) == 2 else state[0]
+        if isinstance(self.rnn, nn.LSTM) and inputs.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+            # oneDNN has no bfloat16 LSTM on CPUs without AVX-512 (it fails to build the primitive there):
+            # on the CPU the LSTM's recurrence runs in float32, the rest of the model under autocast.
+            with torch.autocast("cpu", enabled=False):
+                output, after = self.rnn(inputs.float(), tuple(s.float() for s in state))
+        else:
+            output, after = self.rnn(inputs, state)
         return output, after if isinstance(after, tuple) else (after,)
 
     def read(self, output: Tensor) -> Tensor:
