@@ -41,7 +41,8 @@ def drawn_layers() -> list[list[str]]:
         if line.strip() == "|":
             layers.append([])
         else:
-            layers[-1] += re.split(r"\s{3,}", line.strip())[0].split()
+            names = re.split(r"\s{3,}", line.strip())[0].split()
+            layers[-1] += [name for name in names if re.fullmatch(r"[a-z_]+/|[a-z_]+\.py", name)]
     return layers
 
 
