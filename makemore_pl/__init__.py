@@ -6,6 +6,7 @@ from makemore_pl.data import Vocabulary, WordsDataModule
 from makemore_pl.errors import UsageError
 from makemore_pl.models import (
     GRU,
+    GRUCounts,
     LSTM,
     MLP,
     RNN,
@@ -20,6 +21,7 @@ from makemore_pl.models import (
 
 __all__ = [
     "GRU",
+    "GRUCounts",
     "LSTM",
     "MLP",
     "RNN",

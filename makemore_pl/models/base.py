@@ -15,12 +15,14 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor
 
+from makemore_pl.calibration import label_callbacks
 from makemore_pl.callbacks.guard import FiniteLossGuard
 from makemore_pl.callbacks.interrupt import SafeInterrupt
 from makemore_pl.data.batches import WORDS, Batch, Labels
 from makemore_pl.data.vocab import PAD, Vocabulary
 from makemore_pl.errors import UsageError
 from makemore_pl.generate import SamplingOptions, generate
+from makemore_pl.models.classifier import complete_checkpoint, setup_labels, with_label_term
 from makemore_pl.models.decoding import Decoder, Rerunning
 
 
@@ -64,6 +66,7 @@ class LanguageModel(L.LightningModule):
         beam: int | None = None,
         max_draws: int = 1000,
         exact: bool = True,
+        label_weight: float = 0.0,
     ) -> None:
         """
         Args:
@@ -91,6 +94,8 @@ class LanguageModel(L.LightningModule):
             exact: Sample exactly the model's distribution restricted to the options; false accepts every
                 masked proposal, which needs fewer draws but favours words the masks cut short
                 (docs/sampling.md).
+            label_weight: Adds this times -log p(label | word) to the loss (labelled models of whole words;
+                0: none): training to classify by Bayes' rule as well as to generate (docs/labels.md).
         """
         super().__init__()
         self.vocabulary = Vocabulary(vocab)
@@ -103,6 +108,7 @@ class LanguageModel(L.LightningModule):
             # p(label) for Bayes' rule, from the training split when fit starts (``on_fit_start``), and
             # kept in the checkpoint: a model alone can then classify. Uniform until then.
             self.register_buffer("label_prior", torch.full((self.num_labels,), 1.0 / self.num_labels))
+        setup_labels(self, label_weight)
         self.temperature, self.top_k, self.prefix = temperature, top_k, prefix
         self.max_length, self.sample_seed = max_length, sample_seed
         self.label, self.min_length, self.exclude = label, min_length, exclude
@@ -210,6 +216,7 @@ class LanguageModel(L.LightningModule):
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         loss, nll = self.objective(batch)
+        loss = with_label_term(self, batch, loss)
         # Lightning's logger writes every log_every_n_steps steps, but each self.log call costs
         # about 0.45 ms (more than a whole full-batch n-gram step), so call it only on those steps.
         if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:
@@ -318,7 +325,7 @@ class LanguageModel(L.LightningModule):
             dist.destroy_process_group()
 
     def configure_callbacks(self) -> list[L.Callback]:
-        return [FiniteLossGuard(), SafeInterrupt()]
+        return [FiniteLossGuard(), SafeInterrupt(), *label_callbacks(self)]
 
     def on_fit_start(self) -> None:
         counts = getattr(self.trainer.datamodule, "train_label_counts", None) if self.labels is not None else None
@@ -332,6 +339,7 @@ class LanguageModel(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.check_checkpoint_data(checkpoint)
+        complete_checkpoint(self, checkpoint)
 
     def check_checkpoint_data(self, checkpoint: dict[str, Any]) -> None:
         """The one place where a checkpoint's vocabulary and labels are checked against the data given now."""
