@@ -6,12 +6,12 @@ from makemore_pl.data import Vocabulary, WordsDataModule
 from makemore_pl.errors import UsageError
 from makemore_pl.models import (
     GRU,
-    GRUCounts,
     LSTM,
     MLP,
     RNN,
     BoW,
     CountNGram,
+    GRUCounts,
     LanguageModel,
     NeuralNGram,
     NGramModel,
@@ -21,7 +21,6 @@ from makemore_pl.models import (
 
 __all__ = [
     "GRU",
-    "GRUCounts",
     "LSTM",
     "MLP",
     "RNN",
@@ -30,6 +29,7 @@ __all__ = [
     "Dashboard",
     "Diagnostics",
     "FiniteLossGuard",
+    "GRUCounts",
     "LanguageModel",
     "LateDropout",
     "NGramModel",

@@ -77,7 +77,6 @@ def expected_calibration_error(probs: Tensor, right: Tensor, bins: int = BINS) -
     confidence = probs.max(1).values.double()
     # Bin b holds confidences in (b / bins, (b + 1) / bins]; a confidence of exactly 0 cannot occur.
     which = (confidence * bins).ceil().long().clamp(1, bins) - 1
-    count = torch.zeros(bins, dtype=torch.float64).index_add_(0, which.cpu(), torch.ones_like(confidence).cpu())
     sum_conf = torch.zeros(bins, dtype=torch.float64).index_add_(0, which.cpu(), confidence.cpu())
     sum_right = torch.zeros(bins, dtype=torch.float64).index_add_(0, which.cpu(), right.double().cpu())
     return float((sum_right - sum_conf).abs().sum() / len(probs))

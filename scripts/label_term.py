@@ -26,9 +26,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from labelled_table import LOGS, MODELS, SMOOTHINGS, LabelledSet, baselines, record  # noqa: E402
+from labelled_table import LOGS, MODELS, SMOOTHINGS, LabelledSet, baselines, record
 
-from makemore_pl.data.files import write_atomic  # noqa: E402
+from makemore_pl.data.files import write_atomic
 
 MODELS["labelled"] = ("configs/labelled.yaml", [])
 RUNS = LOGS / "term.json"
@@ -41,7 +41,8 @@ def evaluate(labelled_set: LabelledSet, model: str, run: dict, extra: list[str] 
     (val,) = cli.trainer.validate(cli.model, datamodule=cli.datamodule, ckpt_path=run["ckpt"], verbose=False)
     (test,) = cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)
     figures = {"val": val["val/nll"], "val accuracy": val.get("val/accuracy"), "test": test["test/nll"]}
-    figures |= {"accuracy": test["test/accuracy"], "ece": test["test/ece"], "ece calibrated": test["test/ece_calibrated"]}
+    figures |= {"accuracy": test["test/accuracy"], "ece": test["test/ece"]}
+    figures["ece calibrated"] = test["test/ece_calibrated"]
     figures["temperature"] = float(cli.model.label_temperature)
     if hasattr(cli.model, "count_weight"):
         figures["count weight"] = float(cli.model.count_weight)
@@ -69,7 +70,8 @@ def rows(labelled_set: LabelledSet, runs: dict) -> list[tuple[str, dict, dict]]:
             continue
         weight = key.split(" ")[1]
         result.append((f"GRU alone, label_weight {weight}", run, evaluate(labelled_set, "labelled", run, GRU_ALONE)))
-        result.append((f"`labelled.yaml` (GRUCounts), label_weight {weight}", run, evaluate(labelled_set, "labelled", run)))
+        mixture = evaluate(labelled_set, "labelled", run)
+        result.append((f"`labelled.yaml` (GRUCounts), label_weight {weight}", run, mixture))
     return result
 
 

@@ -86,7 +86,7 @@ def labelled_run(tmp_path_factory):
 
 
 def test_labelled_yaml_fits_with_the_term_chooses_on_val_accuracy_and_keeps_its_temperature(labelled_run, capsys):
-    folder, words, best, args = labelled_run
+    _, _, best, args = labelled_run
     saved = torch.load(best, weights_only=False)
     callback = next(v for k, v in saved["callbacks"].items() if "val/accuracy" in k)
     assert callback["best_model_score"] is not None and 0 <= float(callback["best_model_score"]) <= 1

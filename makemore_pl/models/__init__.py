@@ -23,12 +23,12 @@ from makemore_pl.models.wavenet import WaveNet
 
 __all__ = [
     "GRU",
-    "GRUCounts",
     "LSTM",
     "MLP",
     "RNN",
     "BoW",
     "CountNGram",
+    "GRUCounts",
     "LanguageModel",
     "NGramModel",
     "NetworkModel",

@@ -70,7 +70,7 @@ def label_loss(model: LanguageModel, batch: Batch) -> Tensor:
 
 
 def with_label_term(model: LanguageModel, batch: Batch, loss: Tensor) -> Tensor:
-    """``loss`` plus ``label_weight`` times the label term (``loss`` itself at weight 0), logged as ``train/label_nll``."""
+    """``loss`` plus ``label_weight`` times the label term (logged: ``train/label_nll``); ``loss`` itself at 0."""
     if not getattr(model, "label_weight", 0.0):
         return loss
     term = label_loss(model, batch)

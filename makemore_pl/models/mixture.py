@@ -60,9 +60,9 @@ class GRUCounts(GRU):
         """
         super().__init__(vocab, **kwargs)
         if count_weight is not None and not 0 <= count_weight <= 1:
-            raise UsageError(f"--model.count_weight must be between 0 and 1 (or null: chosen on val), got {count_weight}")
+            raise UsageError(f"--model.count_weight must be between 0 and 1 (null: chosen on val), got {count_weight}")
         if count_smoothing is not None and count_smoothing <= 0:
-            raise UsageError(f"--model.count_smoothing must be above 0 (or null: chosen on val), got {count_smoothing}")
+            raise UsageError(f"--model.count_smoothing must be above 0 (null: chosen on val), got {count_smoothing}")
         tables = max(self.num_labels, 1)
         if tables * self.vocab_size ** (CONTEXT + 1) > MAX_TABLE:
             raise UsageError(
