@@ -7,8 +7,9 @@
 On each set (data/<set>.tsv), for each ``--model.label_weight`` in ``--weights``, it fits
 configs/labelled.yaml (``GRUCounts``: a GRU mixed with per-label trigram counts, the mixture's
 weights and the label temperature chosen on val at each validation, the checkpoint on val/accuracy).
-It evaluates the best checkpoint twice: as shipped (the mixture) and with ``--model.count_weight 0``
-(its GRU alone, the same weights). Beside them the labelled counting trigram (configs/counts.yaml at
+It evaluates the best checkpoint (on val/accuracy, as labelled.yaml chooses) and the last one (the
+schedule's end) twice each: as shipped (the mixture) and with ``--model.count_weight 0`` (its GRU
+alone, the same weights). Beside them the labelled counting trigram (configs/counts.yaml at
 context 2, smoothing chosen on val/nll as scripts/labelled_table.py does), and the baselines of
 makemore_pl.baselines on the same split. Each row: val/nll, test/nll, test/accuracy, test ECE before
 and after the temperature, the fit's steps and seconds per step (validation included).
@@ -69,9 +70,13 @@ def rows(labelled_set: LabelledSet, runs: dict) -> list[tuple[str, dict, dict]]:
         if not key.startswith("weight"):
             continue
         weight = key.split(" ")[1]
-        result.append((f"GRU alone, label_weight {weight}", run, evaluate(labelled_set, "labelled", run, GRU_ALONE)))
-        mixture = evaluate(labelled_set, "labelled", run)
-        result.append((f"`labelled.yaml` (GRUCounts), label_weight {weight}", run, mixture))
+        # The checkpoint labelled.yaml keeps (best val/accuracy), and the last one: the schedule's end,
+        # where the one-cycle schedule has annealed and val/nll is lowest.
+        last = run | {"ckpt": str(Path(run["ckpt"]).with_name("last.ckpt"))}
+        for checkpoint, chosen in (("best val/accuracy", run), ("last", last)):
+            what = f"label_weight {weight}, {checkpoint}"
+            result.append((f"GRU alone, {what}", run, evaluate(labelled_set, "labelled", chosen, GRU_ALONE)))
+            result.append((f"GRUCounts, {what}", run, evaluate(labelled_set, "labelled", chosen)))
     return result
 
 
