@@ -17,7 +17,10 @@ Fitting is classic interpolation (Jelinek and Mercer 1980): training fits the GR
 ``GRU`` does (with ``--model.label_weight`` if given); the counts are taken from the training split
 when fit starts (kept in the checkpoint); and ``w`` and ``a`` are chosen on the validation split
 at the start of each validation (``makemore_pl.calibration.LabelCalibration`` calls
-``tune_on_validation``): the best validation accuracy, ties to the lower validation NLL. Each
+``tune_on_validation``): among the (w, a) whose validation NLL is within ``NLL_SLACK`` (0.01) of the
+best, the one with the best validation accuracy, ties to the lower NLL. A mixture chosen on accuracy
+alone gives up up to 0.1 nats of NLL by language for a few points of accuracy: it would classify,
+but no longer be the better generator. Each
 checkpoint then holds the weights chosen for its GRU. ``--model.count_weight`` and
 ``--model.count_smoothing`` fix them instead.
 """
@@ -38,6 +41,9 @@ from makemore_pl.models.recurrent import GRU
 
 WEIGHTS = tuple(i / 20 for i in range(21))  # w on val: 0 (the GRU alone) to 1 (the counts alone)
 SMOOTHINGS = (0.1, 0.3, 1.0, 3.0)  # a on val: the range where the baselines' trigram classifier is best
+# How much val NLL (nats per character) the mixture may give up for val accuracy: the choice is the most
+# accurate mixture among those within this of the best val NLL, so it stays as good a generator as it can be.
+NLL_SLACK = 0.01
 CONTEXT = 2  # characters a count table reads: a trigram
 MAX_TABLE = 50_000_000  # cells of the count tables (labels x V^3), 200 MB of float32
 
@@ -56,6 +62,7 @@ class GRUCounts(GRU):
             vocab: The tokens, boundary first; linked from the data, and saved in the checkpoint.
             count_weight: The counts' share w of the mixture, 0 to 1 (null: chosen on val at each validation).
             count_smoothing: The counts' add-a smoothing, above 0 (null: chosen on val with w).
+                With one of them fixed, the other is chosen alone.
             **kwargs: The GRU's arguments, training and sampling options: see ``GRU`` and ``LanguageModel``.
         """
         super().__init__(vocab, **kwargs)
@@ -129,18 +136,20 @@ class GRUCounts(GRU):
         truth = words.labels.to(self.device).T  # (L, n)
         predictions = (words.y != PAD).sum(1).to(self.device)  # per word
         weights = WEIGHTS if self.fixed_weight is None else (self.fixed_weight,)
-        best = None
+        candidates = []  # (accuracy, nll, weight, smoothing)
         for smoothing, count in counts.items():
             for weight in weights:
                 mixed = self.mix(network, count, weight).sum(-1)  # (L, n): log p(word | label)
                 joint = mixed.T + self.label_prior.log()
                 right = truth.T.gather(1, joint.argmax(1, keepdim=True)).float().mean()
                 nll = -(mixed * truth).sum() / (predictions * truth).sum()
-                key = (float(right), -float(nll))
-                if best is None or key > best[0]:
-                    best = (key, weight, smoothing)
-        self.count_weight.fill_(best[1])
-        self.count_smoothing.fill_(best[2])
+                candidates.append((float(right), float(nll), weight, smoothing))
+        # A generator first: only the mixtures within NLL_SLACK of the best val NLL; of those the best classifier.
+        best_nll = min(nll for _, nll, _, _ in candidates)
+        good = [c for c in candidates if c[1] <= best_nll + NLL_SLACK]
+        _, _, weight, smoothing = max(good, key=lambda c: (c[0], -c[1]))
+        self.count_weight.fill_(weight)
+        self.count_smoothing.fill_(smoothing)
 
     @staticmethod
     def mix(network: Tensor, counts: Tensor, weight: float) -> Tensor:
