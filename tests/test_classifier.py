@@ -81,7 +81,7 @@ def labelled_run(tmp_path_factory):
     args = tiny_args(folder, words, "labelled", "--model.embedding", "4", "--model.hidden", "8")
     args += ["--model.label_weight", "0.5", "--trainer.max_epochs", "2", "--data.batch_size", "4"]
     cli_main(["fit", *args])
-    best = next((folder / "logs").rglob("best-*.ckpt"))
+    best = next((folder / "logs").rglob("best-accuracy-*.ckpt"))  # the checkpoint chosen on val/accuracy
     return folder, words, best, args
 
 
