@@ -19,7 +19,10 @@ setup: $(BIN)/makemore-pl
 fit: setup
 	$(BIN)/makemore-pl fit --config configs/bigram.yaml
 
+# The Debian packages the tests need (a browser, PostgreSQL, word lists) are installed first where
+# they are missing; without root or apt-get, scripts/system_packages.sh prints the command to run.
 test: setup
+	scripts/system_packages.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
@@ -39,9 +42,9 @@ lecture: setup
 	$(BIN)/makemore-pl fit --config configs/lecture_counts.yaml
 	$(BIN)/makemore-pl fit --config configs/lecture.yaml
 	set -e; for k in 1 2 3; do \
-	  $(BIN)/makemore-pl-tune --config configs/counts.yaml --data.context $$k --trainer.logger.init_args.name counts_k$$k \
+	  $(BIN)/makemore-pl tune --config configs/counts.yaml --data.context $$k --trainer.logger.init_args.name counts_k$$k \
 	    --tune.option smoothing --tune.values "$(ALPHAS)" --trainer.enable_progress_bar false; \
-	  $(BIN)/makemore-pl-tune --config configs/bigram.yaml --data.context $$k --trainer.logger.init_args.name neural_k$$k \
+	  $(BIN)/makemore-pl tune --config configs/bigram.yaml --data.context $$k --trainer.logger.init_args.name neural_k$$k \
 	    --tune.option l2 --tune.values "$(L2S)" --trainer.enable_progress_bar false; \
 	done
 

@@ -1,7 +1,8 @@
 """karpathy/makemore's makemore.py, run side by side: its own models, stepped by its own training loop.
 
-The script is copied at run time from ``../shared/reference`` into a temporary folder, or
-downloaded from the public repository where that is missing; nothing of it is kept.
+The script is copied at run time from the file that the environment variable ``MAKEMORE_PY`` names
+(a copy kept outside the repository) into a temporary folder; nothing of it is kept. Without it,
+the comparisons with makemore.py are skipped, and the tables say so in one line.
 """
 
 from __future__ import annotations
@@ -16,13 +17,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import NAMES, REPO
+from common import NAMES
 
-from makemore_pl.data.files import download
 from makemore_pl.models import GRU, LSTM, RNN, BoW, NetworkModel, Transformer
 
-SHARED = REPO.parent / "shared" / "reference" / "makemore.py"
-URL = "https://raw.githubusercontent.com/karpathy/makemore/master/makemore.py"
+# The environment variable that names the user's copy of karpathy/makemore's makemore.py.
+MAKEMORE_PY = "MAKEMORE_PY"
 
 # What its loop prints: every 10 steps, and after each evaluation (every 500 steps).
 STEP = re.compile(r"^step (\d+) \| loss ")
@@ -30,16 +30,15 @@ EVALUATION = re.compile(r"^step (\d+) train loss: (\S+) test loss: (\S+)")
 
 
 def fetch_makemore(workdir: Path) -> tuple[Path | None, str]:
-    """makemore.py in ``workdir``, and where it came from; None, and why, when it could not be had."""
+    """makemore.py copied into ``workdir`` from ``$MAKEMORE_PY``, and where it came from; None, and why, without it."""
+    given = os.environ.get(MAKEMORE_PY)
+    if not given:
+        return None, f"skipped: set {MAKEMORE_PY} to a copy of karpathy/makemore's makemore.py"
+    if not Path(given).is_file():
+        return None, f"skipped: {MAKEMORE_PY}={given} is no file"
     script = workdir / "makemore.py"
-    if SHARED.exists():
-        shutil.copyfile(SHARED, script)
-        return script, f"copied from {SHARED}"
-    try:
-        download(URL, script, sha256=None, timeout=20)
-    except Exception as error:  # no network: the comparison is skipped, and the table says so
-        return None, f"skipped: missing from {SHARED.parent}, and not downloadable ({error})"
-    return script, f"downloaded from {URL}"
+    shutil.copyfile(given, script)
+    return script, f"copied from {given} ({MAKEMORE_PY})"
 
 
 def twin(model: NetworkModel) -> list[str] | None:

@@ -33,7 +33,6 @@ from common import CONFIGS, NAMES, config_cli, quiet, rate, ratio
 from reference import fetch_makemore, twin
 from torch import Tensor
 
-from makemore_pl import runs
 from makemore_pl.models import MLP, CountNGram, LanguageModel, NetworkModel, NeuralNGram
 from makemore_pl.models.decoding import Decoder, Rerunning
 
@@ -107,7 +106,7 @@ def trained(name: str, workdir: Path, steps: int, checkpoints: Path | None) -> t
     if checkpoints is not None:
         found = sorted((checkpoints / name).glob("version_*/checkpoints/best-*.ckpt"), key=lambda p: p.stat().st_mtime)
         if found:
-            return runs.load_model(found[-1]), str(found[-1])
+            return checkpoints.load_model(found[-1]), str(found[-1])
     on_cpu = ("--trainer.accelerator", "cpu", "--trainer.devices", "1")
     # Validation stays: the n-grams' EarlyStopping reads it (a full-batch epoch is one step).
     cli = config_cli(CONFIGS / f"{name}.yaml", workdir, "--trainer.max_steps", str(steps), *on_cpu)

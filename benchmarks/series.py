@@ -22,7 +22,7 @@ from common import CONFIGS, config_cli, rate, ratio, synchronize
 from reference import run_makemore, twin, words_per_second
 
 from makemore_pl.cli import MakemoreCLI
-from makemore_pl.data.batches import WORDS
+from makemore_pl.data.records import WORDS
 from makemore_pl.data.vocab import PAD
 from makemore_pl.models import NetworkModel
 
@@ -95,7 +95,7 @@ def raw_rate(fit: Fit, warmup: int) -> float:
     optimizer = configured["optimizer"] if isinstance(configured, dict) else configured
     scheduler = configured["lr_scheduler"]["scheduler"] if isinstance(configured, dict) else None
     times: list[float] = []
-    for x, y, _, _ in endless(fitted.datamodule.train_dataloader()):
+    for x, y, *_ in endless(fitted.datamodule.train_dataloader()):
         logits = network(x)
         loss = F.cross_entropy(logits.flatten(0, -2), y.flatten(), ignore_index=PAD)
         optimizer.zero_grad(set_to_none=True)

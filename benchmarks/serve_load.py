@@ -28,8 +28,8 @@ from urllib.parse import urlsplit
 import torch
 from common import CONFIGS, MAKEMORE_PL, NAMES, run
 
+from makemore_pl.checkpoints import load_model
 from makemore_pl.generate import SamplingOptions, generate
-from makemore_pl.runs import load_model
 from makemore_pl.serve.process import serving
 
 CLIENTS = (1, 8, 64)

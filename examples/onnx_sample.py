@@ -3,11 +3,13 @@
     makemore-pl export --ckpt_path <ckpt> --output model.onnx
     python examples/onnx_sample.py model.onnx --num 10 --temperature 0.8 --seed 1
     python examples/onnx_sample.py model.onnx --label fr          # a labelled model: names of one label
+    python examples/onnx_sample.py model.onnx --prefix ka --top_k 5   # names that start with "ka", 5 best
 
 The vocabulary (boundary first), the labels, the input layout and the sampling defaults come from
 the file's metadata (key ``makemore_pl``, JSON; see docs/export.md). Each word starts after the
-boundary and draws one character at a time from ``softmax(logits / temperature)`` until it draws
-the boundary again, or reaches the longest word the model samples.
+boundary and its prefix, and draws one character at a time from ``softmax(logits / temperature)``,
+cut to the ``top_k`` likeliest characters, until it draws the boundary again, or reaches the
+longest word the model samples.
 """
 
 from __future__ import annotations
@@ -47,19 +49,36 @@ def sample(
     temperature: float,
     seed: int,
     label: str | None = None,
+    top_k: int | None = None,
+    prefix: str = "",
 ) -> list[str]:
-    """``num`` words, drawn together (one batch of ``num`` rows); the same seed gives the same words."""
+    """``num`` words, drawn together (one batch of ``num`` rows); the same seed gives the same words.
+
+    Each starts with ``prefix``; ``top_k`` keeps each draw to the likeliest characters (ties kept).
+    """
     vocab, labels = meta["vocab"], meta["labels"]
+    longest = meta["sampling"]["max_length"]
+    unknown = sorted(set(prefix) - set(vocab[1:]))
+    if unknown:
+        raise SystemExit(f"--prefix {prefix!r}: {''.join(unknown)!r} is not in the model's vocabulary")
+    if len(prefix) >= longest:
+        raise SystemExit(f"--prefix {prefix!r}: leaves nothing to draw in words of at most {longest} characters")
+    if top_k is not None and top_k < 1:
+        raise SystemExit(f"--top_k must be at least 1, got {top_k}")
     if label is not None and (labels is None or label not in labels):
         raise SystemExit(f"--label {label!r}: the model knows {labels or 'no labels'}")
     if labels is not None and label is None:
         label = labels[0]
     label_ids = None if label is None else np.full(num, labels.index(label), dtype=np.int64)
     rng = np.random.default_rng(seed)
-    words = np.zeros((num, 1), dtype=np.int64)  # every word starts after the boundary
+    # Every word starts after the boundary, with the prefix.
+    words = np.tile([0, *(vocab.index(c) for c in prefix)], (num, 1)).astype(np.int64)
     done = np.zeros(num, dtype=bool)
-    for _ in range(meta["sampling"]["max_length"]):
+    for _ in range(longest - len(prefix)):
         logits = next_logits(session, meta, words, label_ids).astype(np.float64) / temperature
+        if top_k is not None and top_k < logits.shape[1]:
+            kth = np.sort(logits, axis=1)[:, -top_k, None]
+            logits = np.where(logits >= kth, logits, -np.inf)
         probs = np.exp(logits - logits.max(1, keepdims=True))
         probs /= probs.sum(1, keepdims=True)
         drawn = np.array([rng.choice(len(vocab), p=p) for p in probs])
@@ -87,13 +106,17 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, default=None, help="default: the model's own")
     parser.add_argument("--seed", type=int, default=None, help="default: the model's sample_seed")
     parser.add_argument("--label", default=None, help="a labelled model: the label to sample (default: its first)")
+    parser.add_argument("--top_k", type=int, default=None, help="draw from the k likeliest (default: the model's)")
+    parser.add_argument("--prefix", default=None, help="what every word starts with (default: the model's)")
     args = parser.parse_args()
     session, meta = load(args.model)
     temperature = args.temperature if args.temperature is not None else meta["sampling"]["temperature"]
     if temperature <= 0:
         raise SystemExit(f"--temperature must be > 0, got {temperature}")
     seed = args.seed if args.seed is not None else meta["sampling"]["sample_seed"]
-    for word in sample(session, meta, args.num, temperature, seed, args.label):
+    top_k = args.top_k if args.top_k is not None else meta["sampling"].get("top_k")
+    prefix = args.prefix if args.prefix is not None else meta["sampling"].get("prefix") or ""
+    for word in sample(session, meta, args.num, temperature, seed, args.label, top_k, prefix):
         print(word)
 
 

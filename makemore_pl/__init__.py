@@ -1,7 +1,7 @@
 """makemore-pl: Karpathy's makemore language models, trained with PyTorch Lightning."""
 
 from makemore_pl.callbacks import Dashboard, Diagnostics, FiniteLossGuard, LateDropout, SampleWriter
-from makemore_pl.cli import cli_main
+from makemore_pl.cli.main import cli_main
 from makemore_pl.data import Vocabulary, WordsDataModule
 from makemore_pl.errors import UsageError
 from makemore_pl.models import (

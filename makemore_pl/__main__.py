@@ -1,4 +1,4 @@
-from makemore_pl.cli import cli_main
+from makemore_pl.cli.main import cli_main
 
 # Guarded: processes started with "spawn" (ddp_spawn's) import __main__ again.
 if __name__ == "__main__":

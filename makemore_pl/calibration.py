@@ -35,7 +35,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from torch import Tensor
 
-from makemore_pl.data.batches import Classify
+from makemore_pl.data.records import Classify
 from makemore_pl.errors import UsageError
 
 if TYPE_CHECKING:

@@ -145,7 +145,7 @@ def _grow_table(model: NGramModel, table: Tensor, old_to_new: Tensor, labels: Te
 
 def start_from(model: LanguageModel, saved: dict[str, Any], path: str, data: Any) -> None:
     """Load the weights of checkpoint ``saved`` (read from ``path``) into ``model``, re-indexed to its vocabulary."""
-    if isinstance(model, SequenceModel) and model.position_table:
+    if model.position_table:
         _keep_positions(model, saved["hyper_parameters"].get("block_size", model.block_size), path, data)
     labels = saved["hyper_parameters"].get("labels")
     if labels is not None and model.labels is None:
@@ -162,7 +162,7 @@ def _keep_positions(model: SequenceModel, saved: int, path: str, data: Any) -> N
     if model.block_size > saved:
         longest = max(data.words, key=len)
         raise UsageError(
-            f"{data.path}, line {data._line_of(longest)}: a word of {len(longest)} characters, longer than the "
+            f"{data.line_of(longest)}: a word of {len(longest)} characters, longer than the "
             f"{saved - 1} that the position table of --init_from {path} holds; shorten the line, or train from "
             "scratch without --init_from"
         )

@@ -2,7 +2,7 @@
 
     makemore-pl fit --config configs/mlp_bn.yaml                          # Diagnostics on
     makemore-pl fit --config configs/mlp.yaml --model.embedding 2          # lecture 2's 2-D embedding
-    makemore-pl-lr  --config configs/mlp.yaml                             # the learning-rate sweep
+    makemore-pl lr  --config configs/mlp.yaml                             # the learning-rate sweep
     python scripts/inside_figures.py lightning_logs/mlp_bn/version_0 lightning_logs/mlp/version_0 \\
         lightning_logs/mlp/version_1
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import torch
 
-from makemore_pl.data.batches import Labels
 from makemore_pl.data.datamodule import WordsDataModule
+from makemore_pl.data.records import Batch, Labels
 from makemore_pl.data.vocab import Vocabulary
 from makemore_pl.models import GRU
 from makemore_pl.models.classifier import with_label_term
@@ -26,11 +26,11 @@ from makemore_pl.models.classifier import with_label_term
 REPO = Path(__file__).resolve().parents[1]
 
 
-def word_batch(data: WordsDataModule, pairs: list[tuple[str, str]]) -> tuple:
+def word_batch(data: WordsDataModule, pairs: list[tuple[str, str]]) -> Batch:
     """A batch of whole words as the data module's word batches are: (x, y, count, total, Labels)."""
     words = [word for word, _ in pairs]
     x, y = Vocabulary(data.vocab).encode_padded(words, max(map(len, words)) + 1)
-    return x, y, None, torch.tensor(float(sum(len(w) + 1 for w in words))), Labels(data.label_ids(pairs))
+    return Batch(x, y, None, torch.tensor(float(sum(len(w) + 1 for w in words))), Labels(data.label_ids(pairs)))
 
 
 def main(argv: list[str] | None = None) -> None:

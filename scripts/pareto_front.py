@@ -1,4 +1,4 @@
-"""Draw a two-objective makemore-pl-tune study as a PNG (docs/transformer_start.png): its Pareto front and curves.
+"""Draw a two-objective makemore-pl tune study as a PNG (docs/transformer_start.png): its Pareto front and curves.
 
     python scripts/pareto_front.py lightning_logs/transformer_start/study.log --study start --seconds \
         --runs lightning_logs/transformer_start/transformer/start --out docs/transformer_start.png

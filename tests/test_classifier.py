@@ -3,14 +3,13 @@
 import pytest
 import torch
 from conftest import TINY_WORDS, tiny_args
-from test_decoding import randomised
-from test_robust import error_of
+from helpers import error_of, randomised
 from test_scoring import by_hand, score
 
-from makemore_pl import runs
+from makemore_pl import checkpoints
 from makemore_pl.calibration import calibration_report, expected_calibration_error, fit_temperature
 from makemore_pl.cli import cli_main
-from makemore_pl.data.batches import Labels
+from makemore_pl.data.records import Batch, Labels
 from makemore_pl.data.vocab import Vocabulary
 from makemore_pl.errors import UsageError
 from makemore_pl.models import GRU, GRUCounts
@@ -24,7 +23,7 @@ LABELS = torch.tensor([0, 2, 1, 1, 0])
 
 def labelled_batch(words=WORDS, labels=LABELS):
     x, y = Vocabulary(VOCAB).encode_padded(words, max(map(len, words)) + 1)
-    return x, y, None, torch.tensor(float(sum(len(w) + 1 for w in words))), Labels(labels)
+    return Batch(x, y, None, torch.tensor(float(sum(len(w) + 1 for w in words))), Labels(labels))
 
 
 def test_the_term_is_bayes_rule_over_the_models_own_word_likelihoods_and_the_prior():
@@ -98,7 +97,7 @@ def test_labelled_yaml_fits_with_the_term_chooses_on_val_accuracy_and_keeps_its_
     out = capsys.readouterr().out
     assert "test/accuracy" in out and "test/ece_calibrated" in out
     # The mixture is a distribution over the next character, and sampling draws from it.
-    model = runs.load_model(best)
+    model = checkpoints.load_model(best)
     x, _ = model.vocabulary.encode_padded(["emma", "ava"], 9)
     with model.evaluating():
         model.count_weight.fill_(0.4)
@@ -109,7 +108,7 @@ def test_labelled_yaml_fits_with_the_term_chooses_on_val_accuracy_and_keeps_its_
 
 def test_score_prints_calibrated_posteriors_and_the_top_labels(labelled_run, capsys):
     _, _, best, _ = labelled_run
-    model = runs.load_model(best)
+    model = checkpoints.load_model(best)
     expected = score_words(model, ["emma", "ava"])
     # Calibrated: the softmax over labels of the log joint divided by the checkpoint's temperature.
     with model.evaluating():

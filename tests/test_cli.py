@@ -1,18 +1,13 @@
 """The real command line, in-process, on a tiny words file: fit, test, predict, and every shipped config."""
 
-from pathlib import Path
-
 import pytest
 import torch
 from conftest import REPO, TINY_WORDS, fit_args
+from helpers import run_dir
 
 from makemore_pl.cli import cli_main
 
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
-
-
-def run_dir(tmp_path: Path, name: str = "bigram") -> Path:
-    return max((tmp_path / "logs" / name).glob("version_*"), key=lambda p: int(p.name.split("_")[1]))
 
 
 def test_fit_test_predict_end_to_end(tmp_path, tiny_file, capsys):
@@ -94,7 +89,7 @@ def test_sample_writer_marks_training_words_and_keeps_stdout_one_word_per_line(t
     trainer = SimpleNamespace(
         is_global_zero=True,
         log_dir=str(tmp_path),
-        datamodule=SimpleNamespace(train_words=["emma", "ava"], has_file=True),
+        datamodule=SimpleNamespace(training_words=lambda: {"emma", "ava"}),
     )
     zed, emma, ava = (Sampled(word, None, -1.5, draws) for word, draws in (("zed", 3), ("emma", 1), ("ava", 2)))
     # Two batches (two processes), out of order; the second ran out of draws.

@@ -5,10 +5,10 @@ import pytest
 import torch
 from conftest import fit_args
 
+from makemore_pl.cli.tune import tune
 from makemore_pl.data.datamodule import WordsDataModule
 from makemore_pl.models.counts import CountNGram
 from makemore_pl.models.neural import NeuralNGram
-from makemore_pl.tune import tune
 
 
 def quiet_trainer(**kwargs) -> L.Trainer:

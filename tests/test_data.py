@@ -56,7 +56,8 @@ def test_full_batch_holds_each_distinct_example_once_with_its_count(tiny_file):
     dm = WordsDataModule(path=str(tiny_file))
     dm.setup()
     x, y = dm.examples["train"]
-    ((bx, by, count, total),) = list(FullBatch(x, y))
+    ((bx, by, count, total, labels),) = list(FullBatch(x, y))
+    assert labels is None
     expected = Counter(zip(x[:, 0].tolist(), y.tolist()))
     assert dict(zip(zip(bx[:, 0].tolist(), by.tolist()), count.tolist())) == expected
     assert total.item() == count.sum().item() == len(y)
@@ -73,13 +74,13 @@ def test_mini_batches_cover_the_split_once_per_epoch_in_a_new_order():
     loader = MiniBatches(x, y, batch_size=4, seed=1, epoch=lambda: epoch[0])
     first = [b for b in loader]
     assert len(first) == len(loader) == 3
-    assert sorted(torch.cat([b[1] for b in first]).tolist()) == list(range(10))
-    assert all(b[2].sum() == b[3] == len(b[1]) for b in first)
-    assert torch.equal(torch.cat([b[1] for b in loader]), torch.cat([b[1] for b in first]))
+    assert sorted(torch.cat([b.y for b in first]).tolist()) == list(range(10))
+    assert all(b.count.sum() == b.total == len(b.y) for b in first)
+    assert torch.equal(torch.cat([b.y for b in loader]), torch.cat([b.y for b in first]))
     epoch[0] = 1
-    assert not torch.equal(torch.cat([b[1] for b in loader]), torch.cat([b[1] for b in first]))
+    assert not torch.equal(torch.cat([b.y for b in loader]), torch.cat([b.y for b in first]))
     # Two processes: disjoint, equal shares.
-    ranks = [torch.cat([b[1] for b in MiniBatches(x, y, 4, 1, lambda: 0, rank=r, world_size=2)]) for r in (0, 1)]
+    ranks = [torch.cat([b.y for b in MiniBatches(x, y, 4, 1, lambda: 0, rank=r, world_size=2)]) for r in (0, 1)]
     assert len(ranks[0]) == len(ranks[1]) == 5 and not set(ranks[0].tolist()) & set(ranks[1].tolist())
 
 

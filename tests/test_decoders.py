@@ -2,7 +2,8 @@
 
 import pytest
 import torch
-from test_decoding import VOCAB, every_family, label_table_of, randomised
+from helpers import FAMILY_VOCAB as VOCAB
+from helpers import every_family, label_table_of, randomised
 
 from makemore_pl.models import GRU, LSTM, BoW, Transformer
 from makemore_pl.models.decoding import Decoder, Rerunning

@@ -3,43 +3,17 @@
 import pytest
 import torch
 from conftest import tiny_args
+from helpers import FAMILY_VOCAB as VOCAB
+from helpers import every_family, label_table_of, randomised
 
-from makemore_pl import runs
+from makemore_pl import checkpoints
 from makemore_pl.cli import cli_main
 from makemore_pl.data.datamodule import WordsDataModule
 from makemore_pl.data.vocab import Vocabulary
 from makemore_pl.errors import UsageError
-from makemore_pl.models import GRU, LSTM, MLP, RNN, BoW, CountNGram, NeuralNGram, Transformer, WaveNet
+from makemore_pl.models import GRU
 
-VOCAB = [".", "a", "b", "c", "d"]
 WORDS = ["abba", "c", "dad", "cab"]
-
-
-def every_family(labels=None):
-    sizes = {"embedding": 4, "hidden": 8}
-    return [
-        NeuralNGram(VOCAB, labels=labels, context=2),
-        CountNGram(VOCAB, labels=labels, context=2),
-        MLP(VOCAB, labels=labels, context=3, **sizes),
-        MLP(VOCAB, labels=labels, context=3, batch_norm=True, **sizes),
-        WaveNet(VOCAB, labels=labels, context=4, **sizes),
-        BoW(VOCAB, labels=labels, block_size=6, width=8, hidden=8),
-        RNN(VOCAB, labels=labels, block_size=6, **sizes),
-        GRU(VOCAB, labels=labels, block_size=6, **sizes),
-        LSTM(VOCAB, labels=labels, block_size=6, layers=2, **sizes),
-        Transformer(VOCAB, labels=labels, block_size=6, width=8, layers=2, heads=2),
-    ]
-
-
-def randomised(model):
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.normal_()
-        for name, buffer in model.named_buffers():
-            if name == "counts":
-                buffer.uniform_(0, 5)
-    return model.eval()
 
 
 @pytest.mark.parametrize("model", every_family(), ids=lambda m: type(m).__name__)
@@ -87,10 +61,6 @@ def test_a_labelled_network_starts_as_the_unlabelled_one_and_reads_its_label(mod
         assert not torch.allclose(conditioned[0, 0], model.word_logits(x[:1], label[1:2])[0, 0])
 
 
-def label_table_of(model):
-    return next(name for name, _ in model.network.named_modules() if name.endswith("labels"))
-
-
 def test_label_names_are_checked_against_the_model():
     model = GRU(VOCAB, labels=["en", "fr"], block_size=6)
     assert model.label_ids(["fr", "en"]).tolist() == [1, 0]
@@ -104,22 +74,22 @@ def test_label_names_are_checked_against_the_model():
 
 def test_load_model_refuses_a_missing_or_foreign_checkpoint(tmp_path):
     with pytest.raises(UsageError, match="no such checkpoint file"):
-        runs.load_model(tmp_path / "missing.ckpt")
+        checkpoints.load_model(tmp_path / "missing.ckpt")
     foreign = tmp_path / "foreign.ckpt"
     torch.save({"state_dict": {}, "hyper_parameters": {"lr": 0.1}}, foreign)
-    with pytest.raises(UsageError, match="not a makemore-pl model's checkpoint"):
-        runs.load_model(foreign)
+    with pytest.raises(UsageError, match="not a makemore-pl checkpoint"):
+        checkpoints.load_model(foreign)
 
 
 def test_a_checkpoint_alone_gives_its_model_and_its_training_words(tmp_path, tiny_file):
     cli_main(["fit", *tiny_args(tmp_path, tiny_file, "gru", "--trainer.max_epochs", "1")])
     ckpt = next((tmp_path / "logs").rglob("last.ckpt"))
-    model = runs.load_model(ckpt)
+    model = checkpoints.load_model(ckpt)
     assert isinstance(model, GRU) and model.hidden == 8 and not model.training
-    data = runs.data_arguments(ckpt)
+    data = checkpoints.data_arguments(ckpt)
     assert data["path"] == str(tiny_file)
     expected = set(WordsDataModule(path=str(tiny_file)).split_words()["train"])
-    assert runs.training_words(ckpt) == expected and 0 < len(expected) < 41
-    tiny_file.unlink()  # the words file gone: the model still loads, and no word can be marked
-    assert runs.training_words(ckpt) is None
-    assert isinstance(runs.load_model(ckpt), GRU)
+    assert checkpoints.training_words(ckpt) == expected and 0 < len(expected) < 41
+    tiny_file.unlink()  # the words file gone: the model still loads, and the checkpoint's own copy marks words
+    assert checkpoints.training_words(ckpt) == expected
+    assert isinstance(checkpoints.load_model(ckpt), GRU)

@@ -15,13 +15,13 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from torch import nn
 
 from makemore_pl.callbacks.diagnostics import BINS, Diagnostics, add_histogram, saturation
-from makemore_pl.callbacks.embeddings import visible
 from makemore_pl.cli import cli_main
+from makemore_pl.cli.lr import lr_main
 from makemore_pl.data.batches import FullBatch
 from makemore_pl.data.datamodule import WordsDataModule
-from makemore_pl.lr_find import lr_main
 from makemore_pl.models.mlp import MLP
 from makemore_pl.models.neural import NeuralNGram
+from makemore_pl.plots.embeddings import visible
 
 
 def with_diagnostics(tmp_path, config: str, every_n_steps: int | None) -> str:

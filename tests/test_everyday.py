@@ -193,3 +193,15 @@ def test_every_config_fits_quietly_and_predicts_only_words_to_stdout(tmp_path, t
 def test_the_console_page_lists_each_warning_it_calls_actionable():
     console = (REPO / "docs" / "console.md").read_text()
     assert all(warning in console for warning in ACTIONABLE)
+
+
+def test_a_one_cycle_schedule_of_exactly_ten_steps_trains(tmp_path, tiny_file):
+    # OneCycleLR's warm-up is pct_start * total_steps - 1 steps long: 0 at pct_start 0.1 and 10 steps,
+    # where torch divides by it. A warm-up under one step is none: the run starts at max_lr.
+    args = fit_args(tmp_path, tiny_file, "configs/mlp.yaml", "--trainer.max_steps", "10")
+    cli = run_cli(MakemoreCLI, ["fit", *args, "--model.embedding", "2", "--model.hidden", "8"])
+    assert cli.trainer.global_step == 10
+    (scheduler,) = cli.trainer.lr_scheduler_configs
+    assert scheduler.scheduler.total_steps == 10
+    max_lr = cli.model.optimizers().param_groups[0]["max_lr"]
+    assert scheduler.scheduler.get_last_lr()[0] < max_lr / 10  # annealed over the cycle

@@ -10,11 +10,11 @@ import onnxruntime as ort
 import pytest
 import torch
 from conftest import REPO
-from test_decoding import every_family, randomised
+from helpers import every_family, randomised
 
-from makemore_pl import runs
+from makemore_pl import checkpoints
 from makemore_pl.cli import cli_main
-from makemore_pl.export import to_onnx
+from makemore_pl.export.onnx import to_onnx
 
 LABELS = ["x", "y", "z"]
 # Labelled: one of each way the label goes in (an n-gram's table, a window, a recurrence, attention).
@@ -80,7 +80,7 @@ def test_an_exported_checkpoint_samples_names_with_onnxruntime_and_no_torch(fami
     assert "onnxruntime" in imported and "numpy" in imported
     assert not any(name == "torch" or name.startswith("torch.") for name in imported)
     words = done.stdout.splitlines()
-    vocab = set(runs.load_model(ckpt).itos[1:])
+    vocab = set(checkpoints.load_model(ckpt).itos[1:])
     assert len(words) == 6 and all(set(word) <= vocab for word in words)
     assert run_example(str(output), "--num", "6", "--seed", "3", "--temperature", "0.8")[0].stdout == done.stdout
 
@@ -106,3 +106,32 @@ def test_bad_export_requests_are_one_line_and_write_nothing(tmp_path, capsys):
         err = capsys.readouterr().err
         assert stopped.value.code == 2 and err.count("\n") == 1 and message in err
     assert not output.exists()
+
+
+def test_the_example_keeps_the_prefix_and_draws_among_the_top_k_of_onnxruntimes_logits(tmp_path):
+    model = randomised(every_family()[7])  # a GRU, block_size 6: words of at most 5 characters
+    path = tmp_path / "gru.onnx"
+    path.write_bytes(to_onnx(model))
+    session = ort.InferenceSession(str(path))
+
+    def ranks(word: str) -> list[int]:
+        """Each character's rank (0: likeliest) among onnxruntime's logits after the word so far, the end included."""
+        ids = [0, *(model.itos.index(c) for c in word)]
+        ends = [0] if len(word) < model.block_size - 1 else []  # a word of the longest length ends there unasked
+        found = []
+        for t, nxt in enumerate([*ids[1:], *ends], start=1):
+            (logits,) = session.run(["logits"], {"tokens": np.array([ids[:t]], dtype=np.int64)})
+            found.append(int((logits[0, -1] > logits[0, -1, nxt]).sum()))
+        return found
+
+    done, _ = run_example(str(path), "--num", "12", "--seed", "4", "--prefix", "ab", "--top_k", "2")
+    words = done.stdout.splitlines()
+    assert done.returncode == 0 and len(words) == 12, done.stderr[-2000:]
+    assert all(word.startswith("ab") for word in words)
+    assert all(max(ranks(word)[2:]) < 2 for word in words)  # past the prefix, only the 2 likeliest
+    assert any(max(ranks(word)[2:]) == 1 for word in words)  # and not only the likeliest
+    greedy, _ = run_example(str(path), "--num", "3", "--prefix", "b", "--top_k", "1")
+    (word,) = set(greedy.stdout.splitlines())
+    assert word.startswith("b") and max(ranks(word)[1:]) == 0
+    refused, _ = run_example(str(path), "--prefix", "aQ")
+    assert refused.returncode != 0 and "--prefix 'aQ': 'Q' is not in the model's vocabulary" in refused.stderr

@@ -6,12 +6,12 @@ import pytest
 import torch
 import yaml
 from conftest import SERIES, TINY_WORDS, tiny_args
-from test_cli import run_dir
+from helpers import run_dir
 
 from makemore_pl import GRU, finetune
 from makemore_pl.cli import MakemoreCLI, cli_main, run_cli
-from makemore_pl.data.batches import WORDS
 from makemore_pl.data.datamodule import WordsDataModule
+from makemore_pl.data.records import WORDS
 from makemore_pl.data.vocab import Vocabulary
 from makemore_pl.errors import UsageError
 
@@ -156,7 +156,10 @@ def test_a_position_table_is_kept_and_a_longer_word_refused(tmp_path, tiny_file,
     with pytest.raises(SystemExit):
         cli_main(["fit", *tiny_args(tmp_path, longer, "transformer"), "--init_from", str(ckpt)])
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and f"{longer}, line 11: a word of 12 characters" in err[0] and "position table" in err[0]
+    assert err == [
+        f"makemore-pl: error: {longer}, line 11: a word of 12 characters, longer than the 9 that the position table "
+        f"of --init_from {ckpt} holds; shorten the line, or train from scratch without --init_from"
+    ]
 
 
 def test_labels_grow_like_the_vocabulary():

@@ -8,9 +8,7 @@ from collections import Counter
 import pytest
 import torch
 from conftest import tiny_args
-from test_decoding import every_family, randomised
-from test_labels import PAIRS
-from test_robust import error_of
+from helpers import PAIRS, error_of, every_family, randomised
 
 from makemore_pl.cli import cli_main
 from makemore_pl.data.datamodule import WordsDataModule

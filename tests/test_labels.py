@@ -6,25 +6,16 @@ import sys
 
 import pytest
 import torch
-from conftest import REPO, SERIES, TINY_WORDS, tiny_args
-from test_cli import run_dir
-from test_robust import error_of
+from conftest import REPO, SERIES, tiny_args
+from helpers import PAIRS, error_of, run_dir
 
-from makemore_pl import runs
+from makemore_pl import checkpoints
 from makemore_pl.cli import MakemoreCLI, run_cli
 from makemore_pl.data.batches import EvalBatches, FullBatch, MiniBatches, WordBatches
 from makemore_pl.data.datamodule import WordsDataModule
 from makemore_pl.data.vocab import Vocabulary
 from makemore_pl.errors import UsageError
 from makemore_pl.models import CountNGram, NeuralNGram
-
-
-def label_of(word: str) -> str:
-    return "a" if word.endswith("a") else "b"
-
-
-# The tiny words, labelled by their last letter, and "ava" under both labels.
-PAIRS = [(word, label_of(word)) for word in TINY_WORDS] + [("ava", "b")]
 
 
 @pytest.fixture
@@ -58,7 +49,7 @@ def test_a_folder_of_label_files_reads_as_the_same_labelled_words(tmp_path, labe
     }
 
 
-def test_an_unlabelled_file_reads_as_today_a_tab_inside_a_word_included(tmp_path):
+def test_an_unlabelled_file_reads_as_plain_words_a_tab_inside_a_word_included(tmp_path):
     path = tmp_path / "words.txt"
     path.write_text("ab\tc\nde\n")
     data = WordsDataModule(str(path))
@@ -147,16 +138,16 @@ def test_labelled_batches_carry_each_rows_label_and_counted_ones_count_it(labell
         expected[(lab, *c, n)] = expected.get((lab, *c, n), 0) + 1
     assert seen == expected and total == len(y)
     minis = list(MiniBatches(x, y, 16, seed=1, epoch=lambda: 0, label=label))  # counted, on the CPU
-    assert sum(int(b[2].sum()) for b in minis) == len(y) and all(len(b[4].ids) == len(b[1]) for b in minis)
+    assert sum(int(b.count.sum()) for b in minis) == len(y) and all(len(b.labels.ids) == len(b.y) for b in minis)
     for batch in MiniBatches(x, y, 16, seed=1, epoch=lambda: 0, count=False, label=label):
-        assert len(batch[4].ids) == len(batch[1])
+        assert len(batch.labels.ids) == len(batch.y)
     words, wy = Vocabulary(data.vocab).encode_padded(data.splits["train"], data.block_size)
     rows = torch.arange(len(words))  # as labels: each batch row must carry its own row's id
     for bx, by, _, _, labels in WordBatches(words, wy, 5, seed=1, epoch=lambda: 0, label=rows):
         assert torch.equal(bx, words[labels.ids, : bx.shape[1]]) and torch.equal(by, wy[labels.ids, : bx.shape[1]])
     # Evaluation: every chunk knows each label's predictions in the whole split.
     for batch in EvalBatches(x, y, 7, label=label, num_labels=2, counted=True):
-        assert batch[4].totals.tolist() == [int((label == i).sum()) for i in range(2)]
+        assert batch.labels.totals.tolist() == [int((label == i).sum()) for i in range(2)]
 
 
 def test_a_labelled_count_table_backs_off_to_the_pooled_row():
@@ -263,7 +254,7 @@ def test_a_checkpoint_meets_other_labels_in_one_line_and_predicts_alone(tmp_path
     labelled_file.unlink()  # the words file gone: the checkpoint knows the labels
     run_cli(MakemoreCLI, ["predict", "--ckpt_path", str(ckpt), "--data.num_samples", "3"])
     assert len(capsys.readouterr().out.splitlines()) == 3
-    assert runs.load_model(ckpt).labels == ["a", "b"]
+    assert checkpoints.load_model(ckpt).labels == ["a", "b"]
 
 
 @pytest.mark.slow
@@ -283,7 +274,7 @@ def test_a_labelled_run_resumes_bitwise_and_trains_in_bf16(tmp_path, labelled_fi
 
 
 def test_the_lr_finder_sweeps_a_labelled_model(tmp_path, labelled_file):
-    from makemore_pl.lr_find import find_lr
+    from makemore_pl.cli.lr import find_lr
 
     args = [*labelled_args(tmp_path, labelled_file, "mlp"), "--lr_find.num_training", "5"]
     find_lr(args)

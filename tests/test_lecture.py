@@ -2,7 +2,7 @@
 
 import pytest
 from conftest import fit_args
-from test_names import scalars
+from helpers import scalars
 
 from makemore_pl.cli import cli_main
 

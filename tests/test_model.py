@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 from makemore_pl.data.batches import FullBatch, MiniBatches
 from makemore_pl.data.datamodule import WordsDataModule
+from makemore_pl.data.records import Batch
 from makemore_pl.errors import UsageError
 from makemore_pl.models.neural import NeuralNGram
 from makemore_pl.models.sampling import sample_words_parallel
@@ -31,11 +32,11 @@ def test_loss_equals_a_hand_computation():
     with torch.no_grad():
         model.W.copy_(torch.tensor([[0.0, 1.0, 2.0], [1.0, 0.0, 0.0], [0.0, 0.0, 3.0]]))
     x, y = torch.tensor([[0], [1]]), torch.tensor([2, 0])
-    nll = model.nll((x, y, torch.ones(2), torch.tensor(2.0)))
+    nll = model.nll(Batch(x, y, torch.ones(2), torch.tensor(2.0)))
     # -log softmax([0,1,2])[2] and -log softmax([1,0,0])[0]
     hand = (-(2 - math.log(1 + math.e + math.e**2)) - (1 - math.log(math.e + 2))) / 2
     assert nll.item() == pytest.approx(hand, rel=1e-6)
-    loss, _ = model.objective((x, y, torch.ones(2), torch.tensor(2.0)))
+    loss, _ = model.objective(Batch(x, y, torch.ones(2), torch.tensor(2.0)))
     assert loss.item() == pytest.approx(hand + 0.5 * (model.W**2).mean().item(), rel=1e-6)
 
 

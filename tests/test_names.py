@@ -1,31 +1,11 @@
 """The default config on the real names.txt (CI copies it into data/): it must land on the count model's optimum."""
 
 import pytest
-import torch
 from conftest import fit_args
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from helpers import count_model_val_nll, scalars
 
 from makemore_pl.cli import cli_main
 from makemore_pl.data.datamodule import WordsDataModule
-
-
-def scalars(run_dir, tag):
-    events = EventAccumulator(str(run_dir))
-    events.Reload()
-    return [e.value for e in events.Scalars(tag)]
-
-
-def count_model_val_nll(dm: WordsDataModule) -> float:
-    """The closed-form optimum: smoothed bigram counts of the train split, best smoothing on val, in float64."""
-    (xt, yt), (xv, yv) = dm.examples["train"], dm.examples["val"]
-    counts = torch.zeros(dm.vocab_size, dm.vocab_size, dtype=torch.float64)
-    counts.index_put_((xt[:, 0], yt), torch.ones(len(yt), dtype=torch.float64), accumulate=True)
-
-    def val_nll(alpha: float) -> float:
-        probs = (counts + alpha) / (counts + alpha).sum(1, keepdim=True)
-        return -probs[xv[:, 0], yv].log().mean().item()
-
-    return min(val_nll(a) for a in [0.01, 0.03, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0])
 
 
 @pytest.mark.slow

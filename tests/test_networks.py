@@ -4,29 +4,14 @@ import math
 
 import pytest
 import torch
+from helpers import SEQUENCE_MODELS, VOCAB, WINDOW_MODELS, V
 from torch import nn
 
 from makemore_pl.data.batches import EvalBatches, FullBatch, WordBatches
+from makemore_pl.data.records import Batch
 from makemore_pl.data.vocab import PAD, Vocabulary
 from makemore_pl.errors import UsageError
-from makemore_pl.models import GRU, LSTM, MLP, RNN, BoW, NeuralNGram, SequenceModel, Transformer, WaveNet, WindowModel
-
-VOCAB = [".", "a", "b", "c", "d", "e"]
-V = len(VOCAB)
-
-# Each family at a tiny size, with dropout on: evaluation must switch it off.
-WINDOW_MODELS = {
-    "mlp": lambda: MLP(VOCAB, context=3, embedding=3, hidden=8, dropout=0.5),
-    "mlp_bn": lambda: MLP(VOCAB, context=3, embedding=3, hidden=8, batch_norm=True, dropout=0.5),
-    "wavenet": lambda: WaveNet(VOCAB, context=4, embedding=3, hidden=8, dropout=0.5),
-}
-SEQUENCE_MODELS = {
-    "bow": lambda: BoW(VOCAB, block_size=7, width=8, hidden=8, dropout=0.5),
-    "rnn": lambda: RNN(VOCAB, block_size=7, embedding=4, hidden=8, layers=2, dropout=0.5),
-    "gru": lambda: GRU(VOCAB, block_size=7, embedding=4, hidden=8, layers=2, dropout=0.5),
-    "lstm": lambda: LSTM(VOCAB, block_size=7, embedding=4, hidden=8, layers=2, dropout=0.5),
-    "transformer": lambda: Transformer(VOCAB, block_size=7, width=8, layers=2, heads=2, dropout=0.5),
-}
+from makemore_pl.models import NeuralNGram, SequenceModel, Transformer, WindowModel
 
 
 def trained_a_little(model, x, steps=3):
@@ -138,11 +123,11 @@ def test_the_loss_of_padded_words_is_a_mean_over_predicted_characters_only():
         return -(table[row, col].item() - math.log(sum(math.exp(v) for v in table[row].tolist())))
 
     hand = (minus_log_p(0, 1) + minus_log_p(1, 2) + minus_log_p(2, 0) + minus_log_p(0, 2) + minus_log_p(2, 0)) / 5
-    assert model.nll((x, y, None, torch.tensor(5.0))).item() == pytest.approx(hand, rel=1e-6)
+    assert model.nll(Batch(x, y, None, torch.tensor(5.0))).item() == pytest.approx(hand, rel=1e-6)
     # The padding's logits are anything at all: changing what the padded positions read changes nothing.
     garbage = x.clone()
     garbage[0, 3], garbage[1, 2:] = 2, 1
-    assert model.nll((garbage, y, None, torch.tensor(5.0))).item() == pytest.approx(hand, rel=1e-6)
+    assert model.nll(Batch(garbage, y, None, torch.tensor(5.0))).item() == pytest.approx(hand, rel=1e-6)
 
 
 @pytest.mark.parametrize("name", SEQUENCE_MODELS)
@@ -157,7 +142,7 @@ def test_a_networks_loss_equals_a_loop_over_its_logits(name):
             for i in range(len(words))
             for t in range(len(words[i]) + 1)
         ]
-        nll = model.nll((x, y, None, torch.tensor(float(len(terms)))))
+        nll = model.nll(Batch(x, y, None, torch.tensor(float(len(terms)))))
     assert len(terms) == 15
     assert nll.item() == pytest.approx(sum(terms) / len(terms), rel=1e-5)
 
@@ -184,7 +169,7 @@ def test_bigram_equivalent_networks_have_the_bigrams_nll_in_every_layout(tiny_fi
                 assert total == pytest.approx(expected, rel=1e-6), (chunk, type(model).__name__)
         # One epoch of word batches: each batch's mean, weighted by its predictions, is the whole mean.
         batches = list(WordBatches(*padded, batch_size=7, seed=0, epoch=lambda: 0))
-        weighted = sum(sequence.nll(b).item() * b[3].item() for b in batches) / sum(b[3].item() for b in batches)
+        weighted = sum(sequence.nll(b).item() * b.total.item() for b in batches) / sum(b.total.item() for b in batches)
         assert weighted == pytest.approx(expected, rel=1e-6)
 
 

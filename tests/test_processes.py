@@ -2,23 +2,18 @@
 
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 import torch
 from conftest import REPO, fit_args
+from helpers import command, scalars
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from test_names import scalars
 
 from makemore_pl.cli import cli_main
 
 # The lecture's loop (no validation, no early stopping): its end is fixed by max_epochs alone.
 EPOCHS = "400"
-
-
-def command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "makemore_pl", *args]
 
 
 def final_weights(run_dir) -> torch.Tensor:

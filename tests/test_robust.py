@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import TINY_WORDS, fit_args
+from helpers import error_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,16 +17,6 @@ from makemore_pl.cli import cli_main
 from makemore_pl.data.files import download
 from makemore_pl.data.vocab import Vocabulary
 from makemore_pl.errors import UsageError
-
-
-def error_of(capsys, args) -> str:
-    with pytest.raises(SystemExit) as exit_:
-        cli_main(args)
-    assert exit_.value.code == 2
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert lines, "no error message"
-    assert lines[-1].startswith("makemore-pl: error: ")
-    return lines[-1]
 
 
 def fit(tmp_path, words, *extra):
@@ -129,7 +120,7 @@ def test_a_checkpoint_carrying_a_pickle_payload_is_refused_and_never_runs(tmp_pa
     evil = tmp_path / "evil.ckpt"
     torch.save({"state_dict": {}, "hyper_parameters": {"x": Payload()}}, evil)
     message = error_of(capsys, ["test", *fit_args(tmp_path, tiny_file), "--ckpt_path", str(evil)])
-    assert "refusing to load the checkpoint" in message
+    assert "refusing the checkpoint, it holds pickled objects" in message
     assert not MARKER.exists()
     with pytest.raises(pickle.UnpicklingError):
         torch.load(evil, weights_only=True)

@@ -3,8 +3,7 @@
 import pytest
 import torch
 from conftest import tiny_args
-from test_networks import SEQUENCE_MODELS, VOCAB, WINDOW_MODELS
-from test_robust import error_of
+from helpers import SEQUENCE_MODELS, VOCAB, WINDOW_MODELS, error_of
 
 from makemore_pl.callbacks.dashboard import fit_counts
 from makemore_pl.cli import cli_main

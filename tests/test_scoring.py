@@ -6,9 +6,9 @@ import math
 import pytest
 import torch
 from conftest import FAMILY_CONFIGS
-from test_decoding import every_family, randomised
+from helpers import every_family, randomised
 
-from makemore_pl import runs
+from makemore_pl import checkpoints
 from makemore_pl.cli import cli_main
 from makemore_pl.errors import UsageError
 from makemore_pl.scoring import score_words
@@ -86,11 +86,11 @@ def score(args, capsys, stdin=None, monkeypatch=None):
 @pytest.mark.parametrize("name", FAMILY_CONFIGS)
 def test_the_command_scores_words_from_a_checkpoint_alone_for_every_family(name, family_checkpoints, capsys):
     ckpt = family_checkpoints[0][name]
-    train = runs.training_words(ckpt)
+    train = checkpoints.training_words(ckpt)
     given = ["emma", "zoe", "ava", "lily"]
     lines, _ = score(["--ckpt_path", str(ckpt), "--words", ",".join(given), "--per_char"], capsys)
     assert lines[0] == ["word", "nll", "nats_per_char", "perplexity", "in_train", "surprisal"]
-    expected = score_words(runs.load_model(ckpt), given, train)
+    expected = score_words(checkpoints.load_model(ckpt), given, train)
     for line, want in zip(lines[1:], expected, strict=True):
         assert line[0] == want.word and float(line[1]) == pytest.approx(want.nll, abs=1e-4)
         assert float(line[2]) == pytest.approx(want.nll / (len(want.word) + 1), abs=1e-4)
@@ -110,13 +110,13 @@ def test_words_come_from_stdin_or_a_file_and_the_header_can_go(family_checkpoint
     from_file, _ = score(["--ckpt_path", ckpt, "--file", str(listed), "--header", "false"], capsys)
     assert [line[0] for line in from_words] == ["word", "emma", "ava"]
     assert from_stdin == from_words and from_file == from_words[1:]
-    # The words file gone: no word can be marked, and the column goes.
+    # The words file gone: the checkpoint's own copy of its training words still marks them.
     words.rename(words.with_suffix(".gone"))
     try:
         lines, _ = score(["--ckpt_path", ckpt, "--words", "emma"], capsys)
     finally:
         words.with_suffix(".gone").rename(words)
-    assert lines[0] == ["word", "nll", "nats_per_char", "perplexity"] and lines[1][:2] == from_words[1][:2]
+    assert lines[0] == from_words[0] and lines[0][-1] == "in_train" and lines[1] == from_words[1]
 
 
 def test_an_unknown_character_is_one_line_and_exit_2_or_skipped_and_counted(family_checkpoints, capsys, monkeypatch):

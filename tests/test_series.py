@@ -6,14 +6,12 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import REPO, SERIES, tiny_args
-from test_cli import run_dir
-from test_names import scalars
-from test_robust import error_of
+from helpers import error_of, printed_words, run_dir, scalars
 
 import makemore_pl
 from makemore_pl.cli import MakemoreCLI, cli_main, run_cli
+from makemore_pl.cli.tune import tune_main
 from makemore_pl.data.datamodule import WordsDataModule
-from makemore_pl.tune import tune_main
 
 CONFIGS = sorted(path.stem for path in (REPO / "configs").glob("*.yaml"))
 # One config per model: the n-grams' two, and the series'.
@@ -24,11 +22,6 @@ def fit(tmp_path: Path, words: Path, name: str, *extra: str) -> Path:
     """Fit ``configs/<name>.yaml`` for one epoch and return the run's folder."""
     cli_main(["fit", *tiny_args(tmp_path, words, name, "--trainer.max_epochs", "1", *extra)])
     return run_dir(tmp_path, name)
-
-
-def printed_words(capsys) -> list[str]:
-    """What predict printed: one word per line, an empty word an empty line."""
-    return capsys.readouterr().out.removesuffix("\n").split("\n")
 
 
 # Words files the bigram accepts (see test_robust.py): each must train every model, or be refused
@@ -93,7 +86,7 @@ def test_tune_searches_a_series_models_option(tmp_path, tiny_file, option, value
     assert [row.split("|")[1].strip().strip("*") for row in rows] == values.strip("[]").split(", ")
     assert len([row for row in rows if "**" in row]) == 1
     assert all(math.isfinite(float(row.split("|")[3])) for row in rows)  # val/nll of each
-    assert "makemore-pl-tune: best" in capsys.readouterr().err
+    assert "makemore-pl tune: best" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", MODELS)

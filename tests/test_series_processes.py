@@ -7,11 +7,9 @@ import subprocess
 import pytest
 import torch
 from conftest import REPO, fit_args, tiny_args
+from helpers import command, count_model_val_nll, run_dir, scalars
 from lightning.pytorch.callbacks import Callback
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from test_cli import run_dir
-from test_names import count_model_val_nll, scalars
-from test_processes import command
 
 from makemore_pl.cli import cli_main
 from makemore_pl.data.batches import EvalBatches

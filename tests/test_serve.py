@@ -13,18 +13,21 @@ from urllib.parse import urlsplit
 
 import pytest
 import torch
+import uvicorn
 from conftest import SERIES, TINY_WORDS, tiny_args
+from fastapi import FastAPI
+from helpers import printed_words, run_dir
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
-from test_cli import run_dir
-from test_series import printed_words
 
+from makemore_pl.checkpoints import load_model, training_words
 from makemore_pl.cli import cli_main
-from makemore_pl.runs import load_model, training_words
+from makemore_pl.data.datamodule import WordsDataModule
 from makemore_pl.serve.apis import SampleAPI, ScoreAPI
-from makemore_pl.serve.process import healthy, serving
+from makemore_pl.serve.errors import JsonErrors, answer_errors_as_json
+from makemore_pl.serve.process import free_port, healthy, serving
 from makemore_pl.serve.schema import MAX_BODY_BYTES, MAX_SAMPLES, SampleRequest, ScoreRequest
 
 
@@ -165,6 +168,9 @@ def oversized(url: str, chunked: bool) -> tuple[int, str]:
     return response.status, response.read().decode()
 
 
+TOO_LARGE = f'{{"detail": "the body is over {MAX_BODY_BYTES:,} bytes"}}'
+
+
 # Each bad body, and what the one line that answers it must name.
 BAD_SAMPLES = [
     (b'{"num_samples": 5', "not valid JSON"),
@@ -217,12 +223,55 @@ def test_bad_requests_get_one_line_naming_the_field_while_good_ones_beside_them_
                 (status, answer), named = future.result()
                 assert status == 422, answer
                 assert named in answer["detail"] and "\n" not in answer["detail"], answer
-            assert [future.result()[0] for future in sizes] == [413, 413]
+            assert [future.result() for future in sizes] == [(413, TOO_LARGE)] * 2
     finally:
         stop.set()
         watcher.join()
     assert health and all(health)
     assert sample(server, num_samples=5, sample_seed=3) == alone[3]  # and it is still up
+
+
+def answer(url: str, method: str = "GET") -> tuple[int, str, object]:
+    """The status, content type and parsed JSON of a request without a body."""
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=30) as response:
+            status, kind, text = response.status, response.headers["Content-Type"], response.read()
+    except urllib.error.HTTPError as e:
+        status, kind, text = e.code, e.headers["Content-Type"], e.read()
+    return status, kind, json.loads(text)
+
+
+def test_every_error_is_one_json_line_and_no_page_loads_a_cdns_scripts(server):
+    # FastAPI's /docs and /redoc fetch Swagger and ReDoc from a CDN: they are off.
+    for path in ("/docs", "/redoc", "/docs/oauth2-redirect", "/nothing"):
+        assert answer(server + path) == (404, "application/json", {"detail": "Not Found"})
+    assert answer(server + "/sample") == (405, "application/json", {"detail": "Method Not Allowed"})
+    assert answer(server + "/openapi.json")[0] == 200  # the API's description, with nothing to fetch
+
+
+def test_an_uncaught_exception_is_a_json_500(tmp_path):
+    # The served model raises nothing uncaught that a request can reach: a FastAPI app of one route
+    # that raises, with the server's error handling, on a real uvicorn on 127.0.0.1.
+    app = FastAPI()
+    app.add_middleware(JsonErrors)
+    answer_errors_as_json(app)
+
+    @app.get("/fails")
+    def fails() -> None:
+        raise RuntimeError("a bug")
+
+    port = free_port()
+    uvicorn_server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical"))
+    thread = threading.Thread(target=uvicorn_server.run)
+    thread.start()
+    try:
+        while not uvicorn_server.started:
+            threading.Event().wait(0.05)
+        detail = "internal server error (RuntimeError); the server's log has more"
+        assert answer(f"http://127.0.0.1:{port}/fails") == (500, "application/json", {"detail": detail})
+    finally:
+        uvicorn_server.should_exit = True
+        thread.join()
 
 
 @pytest.fixture(scope="module")
@@ -295,7 +344,7 @@ def test_the_page_samples_marked_names_and_colours_each_character_of_a_scored_na
 @pytest.mark.parametrize("name", ["counts", *SERIES])  # the bigram: the served one above
 def test_every_model_is_served_from_its_checkpoint_alone(tmp_path, name):
     ckpt = train(tmp_path, name, "--trainer.max_epochs", "1", "--trainer.max_steps", "2")
-    (tmp_path / "tiny.txt").unlink()  # the checkpoint alone: words are then neither new nor train
+    (tmp_path / "tiny.txt").unlink()  # the checkpoint alone: it keeps its training words
     sampler, scorer = SampleAPI(str(ckpt)), ScoreAPI(str(ckpt))
     sampler.setup("cpu")
     scorer.setup("cpu")
@@ -304,11 +353,47 @@ def test_every_model_is_served_from_its_checkpoint_alone(tmp_path, name):
     answers = [sampler.encode_response(r) for r in sampler.predict([sampler.decode_request(r) for r in requests])]
     words = [[w["word"] for w in answer["words"]] for answer in answers[:3]]
     assert words[0] == words[2] and all(len(w) == 3 for w in words)
-    assert {w["mark"] for answer in answers[:3] for w in answer["words"]} == {"unknown"}
+    train_words = training_words(ckpt)
+    marks = {(w["word"], w["mark"]) for answer in answers[:3] for w in answer["words"]}
+    assert train_words and marks == {(word, "train" if word in train_words else "new") for word, _ in marks}
     assert answers[3].status_code == 422 and b"prefix" in answers[3].body
     scored = scorer.encode_response(scorer.predict(ScoreRequest(words=["emma", "ava"], per_char=True)))
     assert [s["word"] for s in scored["scores"]] == ["emma", "ava"]
     assert all(math.isfinite(s["nll"]) and len(s["surprisal"]) == len(s["word"]) + 1 for s in scored["scores"])
+
+
+def test_a_checkpoint_moved_away_from_its_run_still_knows_its_training_words(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    ckpt = train(run, "bigram", "--data.path", "tiny.txt", "--trainer.max_epochs", "3")  # a relative path
+    expected = set(WordsDataModule(str(run / "tiny.txt"), url=None).split_words()["train"])
+    moved = tmp_path / "elsewhere" / "bigram.ckpt"
+    moved.parent.mkdir()
+    shutil.copyfile(ckpt, moved)
+    shutil.rmtree(run)  # the checkpoint alone, started from another folder
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(moved.parent)
+        assert training_words(moved) == expected
+        sampler = SampleAPI(str(moved))
+        sampler.setup("cpu")
+        asked = sampler.decode_request(SampleRequest(num_samples=8, sample_seed=1, only_new=True))
+        (answer,) = [sampler.encode_response(r) for r in sampler.predict([asked])]
+        assert [w["mark"] for w in answer["words"]] == ["new"] * 8
+        assert not {w["word"] for w in answer["words"]} & expected
+        capsys.readouterr()
+        cli_main(["predict", "--ckpt_path", str(moved), "--data.num_samples", "30", "--model.sample_seed", "1"])
+    printed = capsys.readouterr()
+    trained = sum(word in expected for word in printed.out.split())
+    assert f"{30 - trained} new and {trained} from the training words" in printed.err
+    # A checkpoint written before checkpoints kept their words: alone, its words are neither new nor train.
+    saved = torch.load(moved, weights_only=True)
+    del saved["WordsDataModule"]
+    torch.save(saved, moved)
+    assert training_words(moved) is None
+    sampler = SampleAPI(str(moved))
+    sampler.setup("cpu")
+    (answer,) = [sampler.encode_response(r) for r in sampler.predict([sampler.decode_request(SampleRequest())])]
+    assert {w["mark"] for w in answer["words"]} == {"unknown"}
 
 
 def serve_error(capsys, *args: str) -> str:

@@ -5,12 +5,12 @@ import math
 import optuna
 import pytest
 from conftest import fit_args
+from helpers import scalars
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
-from test_names import scalars
 
 from makemore_pl.cli import cli_main
-from makemore_pl.tune import tune, tune_main
+from makemore_pl.cli.tune import tune, tune_main
 
 SPACE = (
     "{model.optimizer.init_args.lr: {low: 0.05, high: 1.0, log: true}, model.l2: [0, 0.01], data.batch_size: [16, 64]}"

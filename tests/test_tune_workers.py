@@ -17,8 +17,8 @@ import psycopg2
 import pytest
 from conftest import fit_args
 
-from makemore_pl.studies import WORKER_KEY, open_storage
-from makemore_pl.tune import tune
+from makemore_pl.cli.tune import tune
+from makemore_pl.tune.studies import WORKER_KEY, open_storage
 
 pytestmark = pytest.mark.slow
 # The counting n-gram fits in one pass (no Dashboard in its config): many trials in a few seconds.
@@ -44,7 +44,7 @@ def lecture_args(tmp_path, words, trials, *extra):
 
 def worker(tmp_path, args) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "makemore_pl.tune", *args],
+        [sys.executable, "-m", "makemore_pl", "tune", *args],
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=open(tmp_path / f"worker_{time.monotonic_ns()}.err", "w"),

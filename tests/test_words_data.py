@@ -1,11 +1,15 @@
 """Whole words as data: padded encoding, word batches, exact evaluation chunks, and the layout each model reads."""
 
+from pathlib import Path
+
 import lightning as L
 import pytest
 import torch
 
-from makemore_pl.data.batches import COUNTED, WINDOWS, WORDS, EvalBatches, FullBatch, MiniBatches, WordBatches
+from makemore_pl.data.batches import EvalBatches, FullBatch, MiniBatches, WordBatches
 from makemore_pl.data.datamodule import WordsDataModule
+from makemore_pl.data.records import COUNTED, WINDOWS, WORDS, Batch
+from makemore_pl.data.remembered import COPY_LIMIT, words_state
 from makemore_pl.data.vocab import PAD, Vocabulary
 from makemore_pl.errors import UsageError
 from makemore_pl.models import GRU, MLP, CountNGram, NeuralNGram, Transformer
@@ -46,7 +50,7 @@ def padded(lengths, seed=0):
 
 def rows_of(batches, x) -> list[tuple[int, ...]]:
     """The rows of ``x`` that ``batches`` served, in order, padded back to the full width."""
-    return [tuple(r) for b in batches for r in torch.nn.functional.pad(b[0], (0, x.shape[1] - b[0].shape[1])).tolist()]
+    return [tuple(r) for b in batches for r in torch.nn.functional.pad(b.x, (0, x.shape[1] - b.x.shape[1])).tolist()]
 
 
 def test_word_batches_cover_the_split_once_per_epoch_in_a_seeded_order_cut_to_their_longest_word():
@@ -55,9 +59,9 @@ def test_word_batches_cover_the_split_once_per_epoch_in_a_seeded_order_cut_to_th
     loader = WordBatches(x, y, batch_size=3, seed=5, epoch=lambda: epoch[0])
     first = list(loader)
     assert len(first) == len(loader) == 4
-    for bx, by, count, total in first:
+    for bx, by, count, total, labels in first:
         lengths = (by != PAD).sum(1)
-        assert count is None and bx.shape == by.shape
+        assert count is None and labels is None and bx.shape == by.shape
         assert bx.shape[1] == lengths.max() == (bx[:, 1:] != 0).sum(1).max() + 1  # cut to its longest word
         assert total.item() == lengths.sum().item()  # the mean over this batch's predicted characters
     # Every word exactly once, each row its own word (padding aside).
@@ -103,7 +107,8 @@ def test_evaluation_chunks_sum_to_the_whole_splits_mean_for_any_chunk_size(tiny_
             assert len({len(share) for share in shares}) == 1, "every process gets the same number of chunks"
             total = 0.0
             for share in shares:
-                for bx, by, count, split_total in share:
+                for bx, by, count, split_total, labels in share:
+                    assert labels is None
                     assert split_total.item() == kept.sum().item()
                     if by.numel():
                         losses = torch.nn.functional.cross_entropy(
@@ -150,7 +155,8 @@ def test_the_data_module_serves_what_the_attached_model_reads(tiny_file, factory
     assert model.layout == layout
     dm = attached(dm, model)
     train = dm.train_dataloader()
-    x, y, count, total = next(iter(train))
+    x, y, count, total, labels = next(iter(train))
+    assert labels is None
     if layout == WORDS:
         assert isinstance(train, FullBatch if batch_size is None else WordBatches)
         assert x.shape == y.shape and x.shape[1] <= dm.block_size and (x[:, 0] == 0).all()
@@ -160,9 +166,9 @@ def test_the_data_module_serves_what_the_attached_model_reads(tiny_file, factory
         assert x.shape == (len(y), 2) and y.ndim == 1
         assert (count is not None) == (layout == COUNTED)  # BatchNorm must see the plain windows
     val = list(dm.val_dataloader())
-    assert isinstance(dm.val_dataloader(), EvalBatches) and all(len(b[1]) <= 5 for b in val)
-    assert (val[0][1].ndim == 2) == (layout == WORDS)
-    assert model.nll((x, y, count, total)).isfinite()
+    assert isinstance(dm.val_dataloader(), EvalBatches) and all(len(b.y) <= 5 for b in val)
+    assert (val[0].y.ndim == 2) == (layout == WORDS)
+    assert model.nll(Batch(x, y, count, total)).isfinite()
 
 
 def test_without_a_model_the_data_module_serves_counted_windows(tiny_file):
@@ -204,5 +210,12 @@ def test_a_last_mini_batch_of_one_window_joins_the_one_before(size, sizes):
     x, y = torch.arange(size)[:, None], torch.arange(size)
     loader = MiniBatches(x, y, batch_size=4, seed=0, epoch=lambda: 0, count=False)
     batches = list(loader)
-    assert [len(b[1]) for b in batches] == sizes and len(loader) == len(sizes)
-    assert sorted(torch.cat([b[1] for b in batches]).tolist()) == list(range(size))
+    assert [len(b.y) for b in batches] == sizes and len(loader) == len(sizes)
+    assert sorted(torch.cat([b.y for b in batches]).tolist()) == list(range(size))
+
+
+def test_a_checkpoint_keeps_a_modest_word_list_itself_and_a_long_ones_absolute_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert words_state(["emma", "ava"], Path("tiny.txt")) == {"train_words": "emma\nava"}
+    long = ["x" * 999] * (COPY_LIMIT // 1000 + 1)  # with their newlines, over the limit
+    assert words_state(long, Path("big.txt")) == {"path": str(tmp_path / "big.txt")}

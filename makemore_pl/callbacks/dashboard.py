@@ -10,9 +10,6 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from makemore_pl.callbacks.embeddings import log_embeddings
-from makemore_pl.callbacks.figures import TableFigure, save_png
-from makemore_pl.callbacks.tensorboard import tensorboard_writer
 from makemore_pl.data.batches import FullBatch
 from makemore_pl.data.vocab import Vocabulary
 from makemore_pl.generate import SamplingOptions, generate
@@ -20,6 +17,9 @@ from makemore_pl.models.base import LanguageModel
 from makemore_pl.models.counts import CountNGram
 from makemore_pl.models.ngram import NGramModel
 from makemore_pl.models.sampling import sample_words_parallel
+from makemore_pl.plots.embeddings import log_embeddings
+from makemore_pl.plots.figures import TableFigure, save_png
+from makemore_pl.plots.tensorboard import tensorboard_writer
 
 SMOOTHING_GRID = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 

@@ -39,11 +39,11 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
-from makemore_pl.callbacks.charts import update_ratio_chart
-from makemore_pl.callbacks.figures import save_png
-from makemore_pl.callbacks.tensorboard import tensorboard_writer
 from makemore_pl.data.vocab import PAD
 from makemore_pl.errors import UsageError
+from makemore_pl.plots.charts import update_ratio_chart
+from makemore_pl.plots.figures import save_png
+from makemore_pl.plots.tensorboard import tensorboard_writer
 
 ELEMENTWISE = (nn.Tanh, nn.GELU, nn.ReLU, nn.SiLU, nn.Sigmoid)
 SATURATED_SLOPE = 1 - 0.97**2  # tanh's local gradient where |t| = 0.97: lecture 3's threshold
@@ -159,7 +159,7 @@ class Diagnostics(Callback):
         if not self._records(trainer) or self._recorded_step == trainer.global_step:
             return
         self._recorded_step = trainer.global_step
-        targets = batch[1]
+        targets = batch.y
         self._mask = targets != PAD if targets.ndim == 2 else None
         for name, layer in self._layers.items():
             self._handles.append(layer.register_forward_hook(partial(self._on_forward, name)))

@@ -17,7 +17,7 @@ class SafeInterrupt(Callback):
     TensorBoard's event queue (``queue.put``, between adding an item and counting it), it kills
     the writer's thread, and the shutdown's flush then waits for that thread forever: a Ctrl-C
     that hangs the run. Raised at a batch boundary instead, Lightning's graceful shutdown runs
-    as before: ``last.ckpt`` stays as the last epoch wrote it and the command exits with code 1.
+    unchanged: ``last.ckpt`` stays as the last epoch wrote it and the command exits with code 1.
     A second Ctrl-C raises at once, as without this callback, so a stuck run can still be stopped.
     Another SIGINT handler installed by the program (or SIGINT ignored) is left alone.
     """

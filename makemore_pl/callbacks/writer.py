@@ -44,8 +44,8 @@ class SampleWriter(BasePredictionWriter):
         samples: list[Sampled] = [sampled for _, sampled in sorted(p for b in predictions for p in b["words"])]
         words = [s.word for s in samples]
         data = trainer.datamodule
-        if data is None or data.has_file:
-            seen = set(data.train_words) if data is not None else set()
+        seen = set() if data is None else data.training_words()
+        if seen is not None:
             marks = ["train" if word in seen else "new" for word in words]
             summary = f"{marks.count('new')} new and {marks.count('train')} from the training words"
         else:  # sampled from the checkpoint alone: only the marks need the words file

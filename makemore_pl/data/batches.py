@@ -1,122 +1,21 @@
 """Batches sliced from in-memory tensors: no per-item ``__getitem__``, no collate.
 
-Every batch is ``(x, y, count, total)``, and every model's loss is ``sum(count * nll) / total``
-over its predictions:
-
-- windows: ``x`` the contexts ``(n, k)``, ``y`` the next characters ``(n,)``;
-- words: ``x`` the boundary then the word ``(n, T)``, ``y`` the word then the boundary, padded
-  with ``PAD``, which the loss ignores;
-- ``count`` how many times each example occurs (``None``: once each);
-- ``total`` the number of predictions the mean is taken over.
-
-A labelled batch carries a fifth element, ``Labels``: each row's label id, and for evaluation
-each label's number of predictions in the whole split (for ``nll/<label>``) and the whole words
-that ``test/accuracy`` classifies. An unlabelled batch is the four tensors alone, as before.
-
-Each loader also shards its rows over the processes of a distributed run itself, since
-Lightning only injects a ``DistributedSampler`` into ``DataLoader`` objects.
+Each loader yields ``Batch`` records (makemore_pl.data.records). Each also shards its rows over
+the processes of a distributed run itself, since Lightning only injects a ``DistributedSampler``
+into ``DataLoader`` objects.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
+from makemore_pl.data.counting import count_examples, count_keys, example_keys, label_totals, predictions
+from makemore_pl.data.records import Batch, Classify, labelled, to_device
 from makemore_pl.data.vocab import PAD
-
-
-class Classify(NamedTuple):
-    """Distinct whole words to classify by Bayes' rule, for ``test/accuracy``.
-
-    ``x`` and ``y`` as ``Vocabulary.encode_padded`` gives them, ``labels`` ``(m, L)`` which labels each
-    word has (a word may have several), ``total`` the number of words in the whole split.
-    """
-
-    x: Tensor
-    y: Tensor
-    labels: Tensor
-    total: Tensor | None = None
-
-
-class Labels(NamedTuple):
-    """The labelled part of a batch: ``ids`` each row's label; for evaluation, ``totals`` each label's
-    predictions in the whole split (``nll/<label>`` is exact as ``nll`` is), and the words to ``classify``."""
-
-    ids: Tensor
-    totals: Tensor | None = None
-    classify: Classify | None = None
-
-
-# (x, y, count, total), and a fifth element, Labels, for labelled data.
-Batch = tuple[Tensor, Tensor, Tensor | None, Tensor] | tuple[Tensor, Tensor, Tensor | None, Tensor, Labels]
-
-# What a model asks the data for (its ``layout``): counted n-gram windows, plain windows
-# (counting would change what BatchNorm sees), or whole padded words.
-COUNTED, WINDOWS, WORDS = "counted", "windows", "words"
-
-
-def example_keys(x: Tensor, y: Tensor, label: Tensor | None = None) -> tuple[Tensor, int]:
-    """One integer per example, its (context..., next) digits in base ``radix``: a flat key to count by.
-
-    A label is one more digit, above all the others, of base the number of labels: the keys of
-    (label, context, next) stay within int64 however many labels there are.
-    """
-    radix = max(int(x.max()), int(y.max())) + 1 if len(y) else 1
-    keys = y.clone()
-    for j in range(x.shape[1]):  # built in place: no (n, k + 1) copy of a large split
-        keys += x[:, j] * radix ** (x.shape[1] - j)
-    if label is not None:
-        keys += label * radix ** (x.shape[1] + 1)
-    return keys, radix
-
-
-def count_keys(
-    keys: Tensor, radix: int, context: int, labelled: bool = False
-) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
-    """The distinct examples among ``keys`` as ``(x, y)``, how often each occurs, and their labels if ``labelled``."""
-    unique, counts = torch.unique(keys, return_counts=True)  # far faster than unique(dim=0) on rows
-    label = None
-    if labelled:
-        label, unique = unique // radix ** (context + 1), unique % radix ** (context + 1)
-    powers = radix ** torch.arange(context, -1, -1, device=keys.device)
-    digits = unique[:, None] // powers % radix
-    return digits[:, :-1].contiguous(), digits[:, -1].contiguous(), counts, label
-
-
-def count_examples(x: Tensor, y: Tensor, label: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
-    """The distinct (label, context, next) examples of ``(x, y)`` and how often each occurs.
-
-    The loss depends on the examples only through these counts, so a full batch of 182,449
-    bigrams becomes 618 weighted rows, with exactly the same loss and gradient.
-    """
-    keys, radix = example_keys(x, y, label)
-    return count_keys(keys, radix, x.shape[1], labelled=label is not None)
-
-
-def label_totals(y: Tensor, label: Tensor, num_labels: int) -> Tensor:
-    """How many predictions of ``y`` each label has."""
-    per_row = (y != PAD).sum(1) if y.ndim > 1 else torch.ones_like(label)
-    return torch.zeros(num_labels, dtype=torch.float64).index_add_(0, label, per_row.double()).float()
-
-
-def to_device(batch: tuple, device: torch.device | None) -> tuple:
-    """``batch`` with every tensor in it (also those of its ``Labels``) on ``device``."""
-    moved = (to_device(t, device) if isinstance(t, tuple) else None if t is None else t.to(device) for t in batch)
-    return type(batch)(*moved) if hasattr(batch, "_fields") else tuple(moved)
-
-
-def labelled(batch: tuple, label: Tensor | None, **extra) -> Batch:
-    """``batch`` (x, y, count, total), with its ``Labels`` when there is a ``label``."""
-    return batch if label is None else (*batch, Labels(label, **extra))
-
-
-def predictions(y: Tensor) -> int:
-    """How many predictions ``y`` asks for: every entry but the padding."""
-    return int((y != PAD).sum()) if y.ndim > 1 else len(y)
 
 
 def shuffled_share(size: int, seed: int, epoch: int, rank: int, world_size: int) -> Tensor:
@@ -154,8 +53,10 @@ class FullBatch:
             x, y, count, label = count_examples(x, y, label)
             count = count.float()
         share = slice(rank, None, world_size)
-        batch = (x[share], y[share], None if count is None else count[share], total)
-        self.batch: Batch = to_device(labelled(batch, None if label is None else label[share]), device)
+        label = None if label is None else label[share]
+        self.batch = to_device(
+            labelled(x[share], y[share], None if count is None else count[share], total, label), device
+        )
 
     def __len__(self) -> int:
         return 1
@@ -217,10 +118,10 @@ class MiniBatches:
             total = torch.tensor(float(len(index)), device=self.y.device)
             if self.count:
                 x, y, count, label = count_keys(self.keys[index], self.radix, self.context, self.label is not None)
-                yield labelled((x, y, count.float(), total), label)
+                yield labelled(x, y, count.float(), total, label)
             else:
                 label = None if self.label is None else self.label[index]
-                yield labelled((self.x[index], self.y[index], None, total), label)
+                yield labelled(self.x[index], self.y[index], None, total, label)
 
 
 class WordBatches:
@@ -258,8 +159,9 @@ class WordBatches:
             lengths = self.lengths[index]
             width, total = int(lengths.max()), float(lengths.sum())
             index = index.to(self.y.device)
-            batch = (self.x[index, :width], self.y[index, :width], None, torch.tensor(total, device=self.y.device))
-            yield labelled(batch, None if self.label is None else self.label[index])
+            label = None if self.label is None else self.label[index]
+            total = torch.tensor(total, device=self.y.device)
+            yield labelled(self.x[index, :width], self.y[index, :width], None, total, label)
 
 
 class EvalBatches:
@@ -304,14 +206,15 @@ class EvalBatches:
         words = None if classify is None else torch.arange(rank, len(classify.y), world_size).tensor_split(chunks)
         self.batches: list[Batch] = []
         for i, index in enumerate(mine.tensor_split(chunks)):  # a share smaller than ``chunks`` leaves empty chunks
-            part = (x[index], y[index], None if count is None else count[index], total)
+            part_x, part_y = x[index], y[index]
             if y.ndim > 1 and len(index):  # words: cut the chunk to its longest word
-                width = int((part[1] != PAD).sum(1).max())
-                part = (part[0][:, :width], part[1][:, :width], part[2], total)
+                width = int((part_y != PAD).sum(1).max())
+                part_x, part_y = part_x[:, :width], part_y[:, :width]
             extra = {} if label is None else {"totals": totals}
             if words is not None:
                 extra["classify"] = self._words(classify, words[i])
-            self.batches.append(to_device(labelled(part, None if label is None else label[index], **extra), device))
+            part_count, part_label = None if count is None else count[index], None if label is None else label[index]
+            self.batches.append(to_device(labelled(part_x, part_y, part_count, total, part_label, **extra), device))
 
     @staticmethod
     def _words(classify: Classify, index: Tensor) -> Classify:

@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import sys
-from collections import Counter
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
 
-from makemore_pl.data.batches import (
-    COUNTED,
-    WORDS,
-    Classify,
-    EvalBatches,
-    FullBatch,
-    MiniBatches,
-    SampleRequests,
-    WordBatches,
-)
-from makemore_pl.data.files import Pair, download, read_folder, read_labelled, read_lines, read_words
+from makemore_pl.data.batches import EvalBatches, FullBatch, MiniBatches, SampleRequests, WordBatches
+from makemore_pl.data.files import Pair, download, line_of, read_folder, read_labelled, read_words
+from makemore_pl.data.records import COUNTED, WORDS, Classify
+from makemore_pl.data.remembered import copied_words, saved_path, words_state
+from makemore_pl.data.splits import check_fractions, classify_words, split_pairs, split_words
 from makemore_pl.data.vocab import Vocabulary
 from makemore_pl.errors import UsageError
 
@@ -79,14 +73,7 @@ class WordsDataModule(L.LightningDataModule):
         self.save_hyperparameters()
         if context < 1:
             raise UsageError(f"--data.context must be at least 1, got {context}")
-        for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
-            if not 0 <= value < 1:
-                raise UsageError(f"--data.{name} must be in [0, 1), got {value}")
-        if val_fraction + test_fraction >= 1:
-            raise UsageError(
-                f"--data.val_fraction + --data.test_fraction must leave words to train on, got "
-                f"{val_fraction} + {test_fraction}"
-            )
+        check_fractions(val_fraction, test_fraction)
         if batch_size is not None and batch_size < 1:
             raise UsageError(f"--data.batch_size must be at least 1 (or null for full batch), got {batch_size}")
         if eval_batch_size < 1:
@@ -118,6 +105,24 @@ class WordsDataModule(L.LightningDataModule):
         # The label of each row of ``examples`` and ``sequences``, for labelled data.
         self.example_labels: dict[str, torch.Tensor] = {}
         self.sequence_labels: dict[str, torch.Tensor] = {}
+        # The training words of the checkpoint a command started from (load_state_dict), if it kept them.
+        self.remembered_words: set[str] | None = None
+
+    def state_dict(self) -> dict[str, Any]:
+        """What Lightning keeps in a checkpoint: the training words, so that a checkpoint alone knows them."""
+        return words_state(self.splits["train"], self.path) if self.splits else {}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.remembered_words = copied_words(state_dict)
+        elsewhere = saved_path(state_dict)
+        if elsewhere is not None and not self.has_file:  # a relative path, from another folder
+            self.path = elsewhere
+
+    def training_words(self) -> set[str] | None:
+        """The training words: the checkpoint's copy, else the words file's split; None when neither is here."""
+        if self.remembered_words is not None:
+            return self.remembered_words
+        return set(self.train_words) if self.has_file else None
 
     def prepare_data(self) -> None:
         if self.path.exists() or self.url is None:
@@ -185,62 +190,15 @@ class WordsDataModule(L.LightningDataModule):
         return getattr(model, "layout", COUNTED)
 
     def split_words(self) -> dict[str, list[str]]:
-        """Shuffle the words with the seed and cut them into train/val/test, so a word's split never changes."""
+        """The words of each split (``splits.split_words``; labelled words' by ``splits.split_pairs``)."""
         if self.pairs is not None:
             return {split: [word for word, _ in pairs] for split, pairs in self.split_pairs().items()}
-        n = len(self.words)
-        n_val, n_test = self._split_sizes(n)
-        if n - n_val - n_test < 1:
-            raise UsageError(
-                f"{self.path} has {n} words: too few for --data.val_fraction {self.val_fraction} and "
-                f"--data.test_fraction {self.test_fraction}; set them to 0 or add words"
-            )
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed)).tolist()
-        cuts = {"val": order[:n_val], "test": order[n_val : n_val + n_test], "train": order[n_val + n_test :]}
-        return {split: [self.words[i] for i in index] for split, index in cuts.items()}
-
-    def _split_sizes(self, n: int) -> tuple[int, int]:
-        # A requested split gets at least one word.
-        n_val, n_test = int(n * self.val_fraction), int(n * self.test_fraction)
-        return max(n_val, self.val_fraction > 0), max(n_test, self.test_fraction > 0)
+        return split_words(self.words, self.seed, self.val_fraction, self.test_fraction, self.path)
 
     def split_pairs(self) -> dict[str, list[Pair]]:
-        """The labelled split: by word, stratified by label, every label of the file in every split.
-
-        A word is the unit, as in the unlabelled split: a word under two labels ("maria" in es and
-        it) goes to one split with all its labels, so no test word was seen in training under another
-        label. The words are shuffled with the seed within each stratum, a word's rarest label (its
-        smallest stratum: a small label is not left to chance), and each stratum is cut in the
-        split's fractions: every label then gets its share of each split.
-        """
+        """The labelled split: by word, stratified by label (``splits.split_pairs``)."""
         assert self.pairs is not None
-        labels_of: dict[str, list[str]] = {}
-        for word, label in self.pairs:
-            labels_of.setdefault(word, []).append(label)
-        sizes = Counter(label for _, label in self.pairs)
-        strata: dict[str, list[str]] = {label: [] for label in sorted(sizes)}
-        for word, labels in labels_of.items():
-            strata[min(labels, key=lambda label: (sizes[label], label))].append(word)
-        generator = torch.Generator().manual_seed(self.seed)
-        splits: dict[str, list[Pair]] = {"val": [], "test": [], "train": []}
-        for words in strata.values():
-            n_val, n_test = self._split_sizes(len(words))
-            order = torch.randperm(len(words), generator=generator).tolist()
-            cuts = {"val": order[:n_val], "test": order[n_val : n_val + n_test], "train": order[n_val + n_test :]}
-            for split, index in cuts.items():
-                splits[split] += [(words[i], other) for i in index for other in labels_of[words[i]]]
-        # The file's labels (``sizes``), not ``labels``: one that only the checkpoint knows (``known_labels``)
-        # has no words to share out, and has none in any split.
-        for split, fraction in (("train", 1.0), ("val", self.val_fraction), ("test", self.test_fraction)):
-            missing = sorted(set(sizes) - {label for _, label in splits[split]}) if fraction > 0 else []
-            if missing:
-                label = missing[0]
-                raise UsageError(
-                    f"{self.path}: label {label!r} has {sizes[label]} words, too few to be in the train, val and "
-                    f"test splits (--data.val_fraction {self.val_fraction}, --data.test_fraction "
-                    f"{self.test_fraction}); add words of it, drop it, or set the fractions to 0"
-                )
-        return splits
+        return split_pairs(self.pairs, self.seed, self.val_fraction, self.test_fraction, self.path)
 
     def label_ids(self, pairs: list[Pair]) -> torch.Tensor:
         """The label id of each pair, an index into ``labels``."""
@@ -285,33 +243,20 @@ class WordsDataModule(L.LightningDataModule):
         """The split's distinct words, whole, and which labels each one has: what ``test/accuracy`` classifies."""
         if self.pairs is None or not self.splits.get(split):
             return None
-        truth: dict[str, list[int]] = {}
-        for word, label in zip(self.splits[split], self.split_labels[split].tolist()):
-            truth.setdefault(word, []).append(label)
-        words = list(truth)
-        x, y = Vocabulary(self.vocab).encode_padded(words, max(map(len, words)) + 1)
-        labels = torch.zeros(len(words), len(self.labels or []), dtype=torch.bool)
-        for row, ids in enumerate(truth.values()):
-            labels[row, ids] = True
-        return Classify(x, y, labels)
+        return classify_words(self.splits[split], self.split_labels[split], self.vocab, len(self.labels or []))
 
     def _check_word_lengths(self) -> None:
         longest = max(range(len(self.words)), key=lambda i: len(self.words[i]))
         if len(self.words[longest]) > self.max_word_length:
             raise UsageError(
-                f"{self._line_of(self.words[longest])}: a word of {len(self.words[longest])} "
+                f"{self.line_of(self.words[longest])}: a word of {len(self.words[longest])} "
                 f"characters, longer than --data.max_word_length {self.max_word_length} allows for a model that "
                 "reads whole words; raise the option or shorten the line"
             )
 
-    def _line_of(self, word: str) -> str:
-        """The file and line that hold ``word``, for error messages (the words skip blank lines)."""
-        files = sorted(self.path.glob("*.txt")) if self.path.is_dir() else [self.path]
-        for path in files:
-            for number, line in enumerate(read_lines(path, self.encoding), start=1):
-                if (line.rpartition("\t")[0] if self.labelled else line).strip() == word:
-                    return f"{path}, line {number}"
-        return str(self.path)
+    def line_of(self, word: str) -> str:
+        """The words file and line that hold ``word`` (files.line_of), for error messages."""
+        return line_of(self.path, word, self.encoding, self.labelled)
 
     @property
     def train_words(self) -> list[str]:

@@ -79,6 +79,16 @@ def read_lines(path: str | os.PathLike, encoding: str = "utf-8") -> list[str]:
     return text.splitlines()
 
 
+def line_of(path: Path, word: str, encoding: str = "utf-8", labelled: bool = False) -> str:
+    """``"<file>, line <n>"``: where the words file (or folder of them) at ``path`` holds ``word``; else the path."""
+    files = sorted(path.glob("*.txt")) if path.is_dir() else [path]
+    for file in files:
+        for number, line in enumerate(read_lines(file, encoding), start=1):
+            if (line.rpartition("\t")[0] if labelled else line).strip() == word:
+                return f"{file}, line {number}"
+    return str(path)
+
+
 def read_words(path: str | os.PathLike, encoding: str = "utf-8") -> list[str]:
     """The file's lines, stripped of surrounding whitespace, without blank lines."""
     words = [w for w in (line.strip() for line in read_lines(path, encoding)) if w]

@@ -15,10 +15,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor
 
-from makemore_pl.calibration import label_callbacks
-from makemore_pl.callbacks.guard import FiniteLossGuard
-from makemore_pl.callbacks.interrupt import SafeInterrupt
-from makemore_pl.data.batches import WORDS, Batch, Labels
+from makemore_pl.data.records import WORDS, Batch, Labels
 from makemore_pl.data.vocab import PAD, Vocabulary
 from makemore_pl.errors import UsageError
 from makemore_pl.generate import SamplingOptions, generate
@@ -39,13 +36,16 @@ def init_arguments(cls: type) -> set[str]:
 class LanguageModel(L.LightningModule):
     """A model of the next character of a word given the characters before it.
 
-    A subclass says what it reads (``layout``, see ``makemore_pl.data.batches``), gives
+    A subclass says what it reads (``layout``, see ``makemore_pl.data.records``), gives
     ``logits(x)`` for a batch's ``x``, and samples words with ``sample``. The loss, validation,
     test, predict, and the vocabulary kept in the checkpoint are the same for every model and
     live here.
     """
 
     layout: ClassVar[str]
+    # Whether the model reads words through a table of ``block_size`` positions (BoW, the Transformer):
+    # then no word longer than ``longest_word`` fits. N-grams, windows and recurrences read any length.
+    position_table: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -144,6 +144,11 @@ class LanguageModel(L.LightningModule):
             raise UsageError(f"{option}: unknown label {unknown[0]!r}; the model knows {', '.join(self.labels)}")
         return torch.tensor([self.labels.index(name) for name in names], dtype=torch.long, device=self.device)
 
+    @property
+    def longest_word(self) -> int | None:
+        """The longest word the model can read, ``block_size - 1`` with a position table; None: any length."""
+        return self.block_size - 1 if self.position_table else None
+
     def longest_sample(self, max_length: int) -> int:
         """The longest word sampled under ``max_length``: the same, unless the model has fewer positions."""
         return max_length
@@ -193,20 +198,18 @@ class LanguageModel(L.LightningModule):
 
     def nll(self, batch: Batch) -> Tensor:
         """Mean negative log likelihood per predicted character: ``sum(count * cross_entropy) / total``."""
-        total = batch[3]
-        if batch[1].numel() == 0:  # an empty share of a tiny split under DDP: it adds nothing
+        total = batch.total
+        if batch.y.numel() == 0:  # an empty share of a tiny split under DDP: it adds nothing
             return total.new_zeros(())
         return self.losses(batch).sum() / total
 
     def losses(self, batch: Batch) -> Tensor:
         """Each prediction's NLL times its count, flat (0 at padding), each row under its own label if labelled."""
-        x, y, count = batch[:3]
-        label = batch[4].ids if len(batch) > 4 else None
         # float32 logits: under bf16-mixed the loss is still taken in full precision.
-        logits = self.logits(x, label).float()
-        losses = F.cross_entropy(logits.flatten(0, -2), y.flatten(), ignore_index=PAD, reduction="none")
-        if count is not None:
-            losses = losses * count
+        logits = self.logits(batch.x, batch.label_ids).float()
+        losses = F.cross_entropy(logits.flatten(0, -2), batch.y.flatten(), ignore_index=PAD, reduction="none")
+        if batch.count is not None:
+            losses = losses * batch.count
         return losses
 
     def objective(self, batch: Batch) -> tuple[Tensor, Tensor]:
@@ -225,14 +228,14 @@ class LanguageModel(L.LightningModule):
         return loss
 
     def _evaluate(self, batch: Batch, stage: str) -> Tensor:
-        total, empty = batch[3], batch[1].numel() == 0
+        total, empty = batch.total, batch.y.numel() == 0
         losses = total.new_zeros(0) if empty else self.losses(batch)
         nll = losses.sum() / total
         # Each batch's part of the whole split's mean, summed over batches and processes: exact.
         self.log(f"{stage}/nll", nll, on_epoch=True, reduce_fx="sum", sync_dist=True, prog_bar=stage == "val")
-        if len(batch) > 4:
-            per_row = losses.view(batch[1].shape)
-            self._evaluate_labels(batch[4], per_row.sum(1) if per_row.ndim > 1 else per_row, stage)
+        if batch.labels is not None:
+            per_row = losses.view(batch.y.shape)
+            self._evaluate_labels(batch.labels, per_row.sum(1) if per_row.ndim > 1 else per_row, stage)
         return nll
 
     def _evaluate_labels(self, labels: Labels, row_losses: Tensor, stage: str) -> None:
@@ -304,7 +307,7 @@ class LanguageModel(L.LightningModule):
         if options.beam is not None and indices[0] != 0:
             return {"words": [], "missing": 0, "advice": None}
         data = self.trainer.datamodule
-        train = set(data.train_words) if options.only_new and data is not None and data.has_file else None
+        train = data.training_words() if options.only_new and data is not None else None
         (result,) = generate(self, [(len(indices), options, self.sample_seed + indices[0])], train)
         # Sorted by (label, index) across processes: each label's words together, in the order asked.
         part_of = {name: i for i, name in enumerate(options.label or ())}
@@ -323,9 +326,6 @@ class LanguageModel(L.LightningModule):
         # as it exits. Nothing needs the group after teardown, so destroy it here.
         if multiprocessing.parent_process() is not None and dist.is_available() and dist.is_initialized():
             dist.destroy_process_group()
-
-    def configure_callbacks(self) -> list[L.Callback]:
-        return [FiniteLossGuard(), SafeInterrupt(), *label_callbacks(self)]
 
     def on_fit_start(self) -> None:
         counts = getattr(self.trainer.datamodule, "train_label_counts", None) if self.labels is not None else None

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from makemore_pl.data.batches import WORDS, Batch
+from makemore_pl.data.records import WORDS, Batch
 from makemore_pl.errors import UsageError
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from makemore_pl.data.batches import Batch
+from makemore_pl.data.records import Batch
 from makemore_pl.errors import UsageError
 from makemore_pl.models.ngram import NGramModel
 
@@ -95,11 +95,11 @@ class CountNGram(NGramModel):
 
     def count(self, batch: Batch) -> None:
         """Add the batch's (context, next) examples to the table, and to their labels' tables."""
-        x, y, count = batch[:3]
+        x, y, count = batch.x, batch.y, batch.count
         rows, y, count = self.rows(x).cpu(), y.cpu(), count.cpu().double()
         self.counts.index_put_((rows, y), count, accumulate=True)
-        if len(batch) > 4:
-            self.label_counts.index_put_((batch[4].ids.cpu(), rows, y), count, accumulate=True)
+        if batch.labels is not None:
+            self.label_counts.index_put_((batch.labels.ids.cpu(), rows, y), count, accumulate=True)
 
     def table_nll(self) -> Tensor:
         """The NLL of the counted examples themselves: -sum(N * log P) / sum(N), exact in float64.

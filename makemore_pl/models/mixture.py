@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from makemore_pl.data.batches import Classify
+from makemore_pl.data.records import Classify
 from makemore_pl.data.vocab import PAD
 from makemore_pl.errors import UsageError
 from makemore_pl.models.decoding import Decoder, Rerunning

@@ -15,7 +15,7 @@ import torch.distributed as dist
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 
-from makemore_pl.data.batches import WINDOWS, WORDS
+from makemore_pl.data.records import WINDOWS, WORDS
 from makemore_pl.errors import UsageError
 from makemore_pl.generate import SamplingOptions
 from makemore_pl.models.base import LanguageModel
@@ -128,7 +128,12 @@ class NetworkModel(LanguageModel):
         # times the batches of an epoch), so the config need not write it a second time.
         keywords = getattr(self.lr_scheduler, "keywords", {})
         if "total_steps" in keywords and keywords["total_steps"] is None and keywords.get("epochs") is None:
-            return {"total_steps": int(self.trainer.estimated_stepping_batches)}
+            total = int(self.trainer.estimated_stepping_batches)
+            # Its warm-up ends at step pct_start * total - 1; at 0 torch divides by it. A warm-up under
+            # one step is none (torch's own reading below that): pct_start 0 starts at max_lr.
+            if keywords.get("pct_start", 0.3) * total <= 1:
+                return {"total_steps": total, "pct_start": 0.0}
+            return {"total_steps": total}
         return {}
 
 
@@ -172,8 +177,8 @@ class SequenceModel(NetworkModel):
     """
 
     layout = WORDS
-    # Whether the network has a table of block_size positions (BoW, Transformer), or reads any
-    # length and block_size only caps sampling (the recurrences).
+    # A network has a table of block_size positions (BoW, Transformer), unless it reads any length
+    # and block_size only caps sampling (the recurrences).
     position_table: ClassVar[bool] = True
 
     def __init__(self, vocab: list[str], block_size: int = 16, **kwargs: Any) -> None:

@@ -9,7 +9,7 @@ import torch
 from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor
 
-from makemore_pl.data.batches import Batch
+from makemore_pl.data.records import Batch
 from makemore_pl.errors import UsageError
 from makemore_pl.models.ngram import NGramModel
 

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from makemore_pl.data.batches import COUNTED
+from makemore_pl.data.records import COUNTED
 from makemore_pl.errors import UsageError
 from makemore_pl.models.base import LanguageModel
 from makemore_pl.models.decoding import Decoder, Windowed, last_window

@@ -14,9 +14,9 @@ from fastapi import HTTPException
 from fastapi.responses import JSONResponse
 from litserve.loops import BatchedLoop
 
+from makemore_pl.checkpoints import load_model, training_words
 from makemore_pl.errors import UsageError
 from makemore_pl.generate import SamplingOptions, generate
-from makemore_pl.runs import load_model, training_words
 from makemore_pl.scoring import score_words
 from makemore_pl.serve.schema import SampleRequest, ScoreRequest
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from makemore_pl.checkpoints import read_checkpoint
 from makemore_pl.models.base import LanguageModel
-from makemore_pl.runs import read_checkpoint
 
 
 def model_info(ckpt_path: str | Path, model: LanguageModel) -> dict[str, Any]:

@@ -21,14 +21,17 @@ from jsonargparse import CLI
 from lightning.pytorch.cli import ArgsType
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
+from makemore_pl.checkpoints import load_model
 from makemore_pl.errors import UsageError
-from makemore_pl.runs import load_model
 from makemore_pl.serve.apis import SampleAPI, ScoreAPI
+from makemore_pl.serve.errors import JsonErrors, answer_errors_as_json
 from makemore_pl.serve.info import model_info
 from makemore_pl.serve.schema import MAX_BODY_BYTES, one_line
 
 # LitServe binds only these (server.run); 127.0.0.1 keeps the server to this machine.
 HOSTS = ("127.0.0.1", "0.0.0.0", "::")
+# FastAPI's pages that load their scripts from a CDN.
+CDN_PAGES = ("/docs", "/docs/oauth2-redirect", "/redoc")
 
 
 def build_server(
@@ -47,10 +50,18 @@ def build_server(
         timeout=timeout,
         model_metadata=model_info(ckpt_path, model),
         # Starlette's limit checks Content-Length up front and counts the bytes as they stream in.
-        middlewares=[(RequestBodyLimitMiddleware, {"max_body_size": MAX_BODY_BYTES})],
+        # JsonErrors, added last, wraps the limit: its plain-text 413 becomes the JSON of every error.
+        middlewares=[
+            (RequestBodyLimitMiddleware, {"max_body_size": MAX_BODY_BYTES}),
+            (JsonErrors, {"details": {413: f"the body is over {MAX_BODY_BYTES:,} bytes"}}),
+        ],
     )
     app = server.app
     app.add_exception_handler(RequestValidationError, _invalid_request)
+    answer_errors_as_json(app)
+    # FastAPI's /docs and /redoc load their scripts from a CDN: off, so that nothing comes from elsewhere
+    # (/openapi.json, the API's description, stays).
+    app.router.routes = [route for route in app.router.routes if getattr(route, "path", None) not in CDN_PAGES]
     # The page is package data: no build step, nothing fetched from elsewhere (/ui redirects to /ui/).
     app.mount("/ui", StaticFiles(directory=str(resources.files("makemore_pl.serve") / "ui"), html=True), name="ui")
     return server

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from torch import Tensor, nn
 
-from makemore_pl.callbacks.charts import embedding_chart
-from makemore_pl.callbacks.figures import save_png
-from makemore_pl.models.base import LanguageModel
+from makemore_pl.plots.charts import embedding_chart
+from makemore_pl.plots.figures import save_png
+
+if TYPE_CHECKING:  # drawing needs only the model's modules and vocabulary; plots/ sits below models/
+    from makemore_pl.models.base import LanguageModel
 
 
 def character_table(pl_module: LanguageModel) -> tuple[str, Tensor] | None:

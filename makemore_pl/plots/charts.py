@@ -11,7 +11,7 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from makemore_pl.callbacks.figures import render
+from makemore_pl.plots.figures import render
 
 UPDATE_RATIO_GUIDE = -3.0  # lecture 3: updates about 1/1000 of the data's scale
 

@@ -19,15 +19,16 @@ from collections.abc import Iterable
 
 from jsonargparse import ArgumentParser
 
-from makemore_pl import runs
 from makemore_pl.calibration import check_top_labels, top_labels
+from makemore_pl.checkpoints import load_model, training_words
+from makemore_pl.cli.arguments import checkpoint_parser
 from makemore_pl.data.files import read_lines
 from makemore_pl.errors import UsageError
 from makemore_pl.scoring import WordScore, score_words, unscorable
 
 
 def parser() -> ArgumentParser:
-    parser = runs.checkpoint_parser(
+    parser = checkpoint_parser(
         "score",
         "Score words under a trained model: each word's NLL in nats, nats per character (over its "
         "characters and its end) and perplexity, whether it is a training word, and for a labelled model the "
@@ -95,9 +96,9 @@ def write_tsv(lines: Iterable[list[str]]) -> None:
 
 
 def score_main(args: list[str] | None = None) -> None:
-    """Entry point of `makemore-pl score` (dispatched from ``cli.cli_main``)."""
+    """Entry point of `makemore-pl score` (dispatched from ``cli.main.COMMANDS``)."""
     config = parser().parse_args(args)
-    model = runs.load_model(config.ckpt_path, map_location=config.device)
+    model = load_model(config.ckpt_path, map_location=config.device)
     check_top_labels(model, config.top_labels)
     numbered, source = read_words(config.words, config.file)
     kept, skipped = [], []
@@ -109,7 +110,7 @@ def score_main(args: list[str] | None = None) -> None:
             skipped.append((number, word, reason))
         else:
             raise UsageError(f"{source} {number}: cannot score {word!r}: {reason} (--skip_unknown skips such words)")
-    train_words = runs.training_words(config.ckpt_path)
+    train_words = training_words(config.ckpt_path)
     scores = score_words(model, kept, train_words, per_char=config.per_char)
     columns = header(model.labels, train_words is not None, config.per_char, config.top_labels)
     write_tsv(([columns] if config.header else []) + [row(score, config.top_labels) for score in scores])

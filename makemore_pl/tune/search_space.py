@@ -1,4 +1,4 @@
-"""What `makemore-pl-tune` searches: options of `makemore-pl fit`, each a range or a list of choices.
+"""What `makemore-pl tune` searches: options of `makemore-pl fit`, each a range or a list of choices.
 
 A space maps an option, written as on the command line without its dashes, to Optuna
 distributions (https://optuna.readthedocs.io/en/stable/reference/distributions.html):
@@ -38,7 +38,7 @@ def grid_space(option: str, values: list[float]) -> Space:
         raise UsageError("--tune.values is empty: give the values to try, e.g. [0, 0.1, 1]")
     if len(set(values)) != len(values):
         raise UsageError(f"--tune.values {values}: a value is repeated")
-    # A bare name is the model's option, as before the space existed: --tune.option smoothing.
+    # A bare name is the model's option: --tune.option smoothing means model.smoothing.
     key = option if "." in option else f"model.{option}"
     return {key: CategoricalDistribution([_integral(value) for value in values])}
 

@@ -1,10 +1,8 @@
-"""The `makemore-pl` command: LightningCLI with fit, validate, test and predict."""
+"""`makemore-pl fit`, `validate`, `test` and `predict`: LightningCLI, with makemore-pl's model and data."""
 
 from __future__ import annotations
 
-import importlib
 import pickle
-import shlex
 import sys
 from collections.abc import Callable
 from functools import partial
@@ -14,27 +12,18 @@ from jsonargparse import Namespace
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 
-from makemore_pl import console, finetune, runs
+from makemore_pl import console, finetune
+from makemore_pl.calibration import label_callbacks
+from makemore_pl.callbacks.guard import FiniteLossGuard
+from makemore_pl.callbacks.interrupt import SafeInterrupt
 from makemore_pl.callbacks.progress import StderrProgressBar
 from makemore_pl.callbacks.writer import SampleWriter
+from makemore_pl.checkpoints import PICKLED, open_checkpoint, read_checkpoint
+from makemore_pl.cli import arguments, run_config
 from makemore_pl.data.datamodule import WordsDataModule
 from makemore_pl.errors import UsageError
 from makemore_pl.models.base import LanguageModel
 from makemore_pl.models.counts import CountNGram
-
-# The commands beside LightningCLI's fit/validate/test/predict: each is its own module's entry point,
-# imported only when asked for, with the optional extra (makemore-pl[extra]) it needs, if any.
-COMMANDS = {
-    "score": ("makemore_pl.score_command:score_main", None),
-    "export": ("makemore_pl.export:export_main", "export"),
-    "serve": ("makemore_pl.serve.server:serve_main", "serve"),
-}
-
-DESCRIPTION = (
-    "makemore-pl: train, evaluate and sample Karpathy's makemore character-level language models "
-    "(the lectures' n-grams, MLP and WaveNet, and makemore.py's BoW, RNN, GRU, LSTM and Transformer) with "
-    f"PyTorch Lightning. Also: {', '.join(f'makemore-pl {name} --help' for name in COMMANDS)}."
-)
 
 
 class MakemoreCLI(LightningCLI):
@@ -67,29 +56,32 @@ class MakemoreCLI(LightningCLI):
         # vocabulary and the longest word. (A bound method, not a closure: ddp_spawn pickles the parser.)
         ckpt = self.config.predict.ckpt_path if self.subcommand == "predict" else None
         if ckpt and not data.has_file:
-            return runs.read_checkpoint(ckpt)["hyper_parameters"].get(key)
+            return read_checkpoint(ckpt)["hyper_parameters"].get(key)
         return getattr(data, key)
 
     def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
         if isinstance(args, (dict, Namespace)):
             return super().parse_arguments(parser, args)
-        # A command naming a checkpoint and no config gets the run's config (runs.complete_arguments).
+        # A command naming a checkpoint and no config gets the run's config (arguments.complete_arguments).
         # Parsed here rather than by super(), which warns when args are given beside sys.argv.
-        self.config = parser.parse_args(runs.complete_arguments(list(sys.argv[1:] if args is None else args)))
+        self.config = parser.parse_args(arguments.complete_arguments(list(sys.argv[1:] if args is None else args)))
 
     def _parse_ckpt_path(self) -> None:
         # Lightning 2.6 merges the checkpoint's hyperparameters over the whole parsed config, the
         # command line's options included (Lightning-AI/pytorch-lightning#20801; #21455 proposes
-        # to make them defaults). runs.complete_arguments has put them under the command line.
+        # to make them defaults). arguments.complete_arguments has put them under the command line.
         pass
 
     def before_instantiate_classes(self) -> None:
         if self.subcommand == "fit":
-            runs.continue_in_place(self.config.fit)
+            run_config.continue_in_place(self.config.fit)
 
     def after_instantiate_classes(self) -> None:
-        # Lightning's progress bar draws on stdout, which belongs to predict's words and test's table.
         callbacks = self.trainer.callbacks
+        # Every command's run stops on a loss that is no longer a number, and at the end of a batch on Ctrl-C.
+        callbacks[:0] = [c() for c in (FiniteLossGuard, SafeInterrupt) if not any(isinstance(x, c) for x in callbacks)]
+        callbacks += label_callbacks(self.model)  # a labelled model's val/accuracy and calibration
+        # Lightning's progress bar draws on stdout, which belongs to predict's words and test's table.
         for i, callback in enumerate(callbacks):
             if type(callback) is TQDMProgressBar:
                 callbacks[i] = StderrProgressBar(callback.refresh_rate, callback.process_position)
@@ -115,7 +107,7 @@ class MakemoreCLI(LightningCLI):
         # A run's own checkpoint (--ckpt_path) wins: a fine-tuned run resumed from its config.yaml,
         # which records init_from, goes on from where it was.
         if config.init_from and not config.ckpt_path:
-            saved = runs.read_init_checkpoint(config.init_from)
+            saved = open_checkpoint(config.init_from, "--init_from")
             finetune.start_from(self.model, saved, config.init_from, self.datamodule)
 
     def before_predict(self) -> None:
@@ -143,7 +135,9 @@ class MakemoreCLI(LightningCLI):
         console.quiet_evaluation()
 
 
-def run_cli(cli_class: type[MakemoreCLI], args: ArgsType = None, **kwargs) -> MakemoreCLI:
+def run_cli(
+    cli_class: type[MakemoreCLI], args: ArgsType = None, description: str | None = None, **kwargs
+) -> MakemoreCLI:
     """Build ``cli_class`` for makemore-pl's model and data, turning a UsageError into one line on stderr."""
     console.silence_false_alarms()
     try:
@@ -151,24 +145,24 @@ def run_cli(cli_class: type[MakemoreCLI], args: ArgsType = None, **kwargs) -> Ma
             LanguageModel,
             WordsDataModule,
             subclass_mode_model=True,
-            save_config_callback=runs.RunConfig,
+            save_config_callback=run_config.RunConfig,
             # The optimizer is the model's own option (--model.optimizer), so no second, top-level one.
             auto_configure_optimizers=False,
-            parser_kwargs={"description": DESCRIPTION},
+            parser_kwargs={"description": description},
             args=args,
             **kwargs,
         )
     except pickle.UnpicklingError:
         # torch.load(weights_only=True) met pickled objects, which could run code: refuse them.
-        _fail("refusing to load the checkpoint: it holds pickled objects, not only weights and plain values")
+        fail(PICKLED)
     except Exception as e:
-        usage_error = _find_usage_error(e)
+        usage_error = find_usage_error(e)
         if usage_error is None:
             raise
-        _fail(str(usage_error))
+        fail(str(usage_error))
 
 
-def _fail(message: str, program: str = "makemore-pl") -> NoReturn:
+def fail(message: str, program: str = "makemore-pl") -> NoReturn:
     print(f"{program}: error: {message}", file=sys.stderr)
     raise SystemExit(2)
 
@@ -178,43 +172,10 @@ def exit_on_usage_error(program: str, main: Callable[[ArgsType], Any], args: Arg
     try:
         main(args)
     except UsageError as e:
-        _fail(str(e), program)
+        fail(str(e), program)
 
 
-def fit_command(args: list[str], drop: str, extra: list[str]) -> str:
-    """The `makemore-pl fit` command with ``args`` less the options starting with ``drop``, plus ``extra``."""
-    kept, skip = [], False
-    for arg in args:
-        if skip:
-            skip = False
-        elif arg.startswith(drop):
-            skip = "=" not in arg  # "--tune.trials 20" spans two arguments
-        else:
-            kept.append(arg)
-    return shlex.join(["makemore-pl", "fit", *kept, *extra])
-
-
-def cli_main(args: ArgsType = None) -> None:
-    """Entry point of `makemore-pl`; tests call it in-process with a list of arguments."""
-    argv = [] if isinstance(args, (dict, Namespace)) else list(sys.argv[1:] if args is None else args)
-    if argv and argv[0] in COMMANDS:
-        return _run_command(argv[0], argv[1:])
-    run_cli(MakemoreCLI, args)
-
-
-def _run_command(name: str, args: list[str]) -> None:
-    target, extra = COMMANDS[name]
-    module, function = target.split(":")
-    try:
-        main = getattr(importlib.import_module(module), function)
-    except ModuleNotFoundError as e:
-        if extra is None:
-            raise
-        _fail(f"{name} needs {e.name}, which is not installed: pip install 'makemore-pl[{extra}]'")
-    exit_on_usage_error(f"makemore-pl {name}", main, args)
-
-
-def _find_usage_error(error: BaseException | None) -> UsageError | None:
+def find_usage_error(error: BaseException | None) -> UsageError | None:
     """The UsageError behind ``error``: jsonargparse and Lightning re-raise it wrapped in their own errors."""
     seen = set()
     while error is not None and id(error) not in seen:
@@ -223,7 +184,3 @@ def _find_usage_error(error: BaseException | None) -> UsageError | None:
         seen.add(id(error))
         error = error.__cause__ or error.__context__
     return None
-
-
-if __name__ == "__main__":
-    cli_main()

@@ -1,4 +1,4 @@
-"""`makemore-pl export --ckpt_path <ckpt> --format onnx --output model.onnx`: a model that needs no torch.
+"""A model as an ONNX file that needs no torch (`makemore-pl export`, makemore_pl.cli.export).
 
 The file's graph, by what the model reads:
 
@@ -28,15 +28,11 @@ import warnings
 from typing import Any
 
 import torch
-from jsonargparse import ArgumentParser
 from torch import Tensor, nn
 
-from makemore_pl import onnx_rnn, runs
-from makemore_pl.data.batches import WORDS
-from makemore_pl.data.files import write_atomic
-from makemore_pl.errors import UsageError
+from makemore_pl.data.records import WORDS
+from makemore_pl.export import onnx_rnn
 from makemore_pl.models.base import LanguageModel
-from makemore_pl.models.network import SequenceModel
 from makemore_pl.models.ngram import NGramModel
 
 METADATA_KEY = "makemore_pl"
@@ -100,7 +96,7 @@ def dynamic_shapes(model: LanguageModel) -> dict[str, Any]:
     batch = torch.export.Dim("batch")
     if model.layout == WORDS:
         # A position table ends at block_size; a recurrence reads any length.
-        longest = model.block_size if isinstance(model, SequenceModel) and model.position_table else None
+        longest = None if model.longest_word is None else model.longest_word + 1
         tokens = {0: batch, 1: torch.export.Dim("length", max=longest) if longest else torch.export.Dim("length")}
     else:
         tokens = {0: batch}
@@ -142,25 +138,3 @@ def to_onnx(model: LanguageModel) -> bytes:
     entry = proto.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, json.dumps(metadata(model))
     return proto.SerializeToString()
-
-
-def parser() -> ArgumentParser:
-    parser = runs.checkpoint_parser(
-        "export",
-        "Export a trained model to a file that runs without torch: ONNX, for onnxruntime. "
-        "Inputs tokens (and label, for a labelled model), output logits; the vocabulary, labels and sampling "
-        "options go into the file's metadata (key makemore_pl, JSON). See docs/export.md.",
-    )
-    parser.add_argument("--format", type=str, default="onnx", help="The file's format: onnx (the only one).")
-    parser.add_argument("--output", type=str, default="model.onnx", help="Where to write the file (atomically).")
-    return parser
-
-
-def export_main(args: list[str] | None = None) -> None:
-    """Entry point of `makemore-pl export` (dispatched from ``cli.cli_main``)."""
-    config = parser().parse_args(args)
-    if config.format != "onnx":
-        raise UsageError(f"--format {config.format!r}: the only format is onnx")
-    model = runs.load_model(config.ckpt_path)
-    write_atomic(config.output, to_onnx(model))
-    print(f"makemore-pl export: wrote {config.output}", flush=True)

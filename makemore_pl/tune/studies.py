@@ -32,7 +32,7 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
 from makemore_pl.errors import UsageError
-from makemore_pl.search_space import Space
+from makemore_pl.tune.search_space import Space
 
 # A database worker beats every HEARTBEAT seconds; a trial silent for GRACE seconds is taken as lost.
 HEARTBEAT, GRACE = 10, 60

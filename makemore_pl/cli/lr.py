@@ -1,4 +1,4 @@
-"""`makemore-pl-lr`: lecture 2's learning-rate sweep, done by Lightning's learning-rate finder, for any config.
+"""`makemore-pl lr`: lecture 2's learning-rate sweep, done by Lightning's learning-rate finder, for any config.
 
 The lecture raises the learning rate exponentially over one run, one step per rate, and reads
 off the plot of loss against rate where the loss falls fastest. ``Tuner.lr_find`` does that run
@@ -16,12 +16,13 @@ from pathlib import Path
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser
 from lightning.pytorch.tuner import Tuner
 
-from makemore_pl.callbacks.charts import lr_chart
-from makemore_pl.callbacks.figures import save_png
-from makemore_pl.callbacks.tensorboard import tensorboard_writer
-from makemore_pl.cli import MakemoreCLI, exit_on_usage_error, fit_command, run_cli
+from makemore_pl.cli.arguments import fit_command
+from makemore_pl.cli.trainer import MakemoreCLI, exit_on_usage_error, run_cli
 from makemore_pl.data.files import write_atomic
 from makemore_pl.errors import UsageError
+from makemore_pl.plots.charts import lr_chart
+from makemore_pl.plots.figures import save_png
+from makemore_pl.plots.tensorboard import tensorboard_writer
 
 LIGHTNING_BETA = 0.98  # the smoothing of the losses that Lightning's finder records
 
@@ -100,10 +101,10 @@ def find_lr(args: ArgsType = None) -> float | None:
         writer.flush()
     saved = f"curve in {log_dir}/lr_find.png and .tsv"
     if suggestion is None:
-        print(f"makemore-pl-lr: no suggestion: too few finite losses (raise --lr_find.num_training); {saved}")
+        print(f"makemore-pl lr: no suggestion: too few finite losses (raise --lr_find.num_training); {saved}")
         return None
     print(
-        f"makemore-pl-lr: Lightning suggests {suggestion:.3g}, where the loss falls fastest against the rate; "
+        f"makemore-pl lr: Lightning suggests {suggestion:.3g}, where the loss falls fastest against the rate; "
         f"the loss is lowest at {lowest:.3g} (lecture 2 reads its rate off that valley); {saved}"
     )
     one_cycle = "max_lr" in getattr(getattr(cli.model, "lr_scheduler", None), "keywords", {})
@@ -112,9 +113,5 @@ def find_lr(args: ArgsType = None) -> float | None:
 
 
 def lr_main(args: ArgsType = None) -> None:
-    """Entry point of `makemore-pl-lr`."""
+    """Entry point of `makemore-pl-lr`, the alias of `makemore-pl lr`."""
     exit_on_usage_error("makemore-pl-lr", find_lr, args)
-
-
-if __name__ == "__main__":
-    lr_main()

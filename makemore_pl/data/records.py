@@ -1,0 +1,73 @@
+"""The records that pass between the data and the models: a batch, its labels, and the words to classify.
+
+Every batch is a ``Batch``, and every model's loss is ``sum(count * nll) / total`` over its predictions:
+
+- windows: ``x`` the contexts ``(n, k)``, ``y`` the next characters ``(n,)``;
+- words: ``x`` the boundary then the word ``(n, T)``, ``y`` the word then the boundary, padded
+  with ``PAD``, which the loss ignores;
+- ``count`` how many times each example occurs (``None``: once each);
+- ``total`` the number of predictions the mean is taken over;
+- ``labels`` a labelled batch's ``Labels``: each row's label id, and for evaluation each label's
+  number of predictions in the whole split (for ``nll/<label>``) and the whole words that
+  ``test/accuracy`` classifies. None for unlabelled data.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+
+class Classify(NamedTuple):
+    """Distinct whole words to classify by Bayes' rule, for ``test/accuracy``.
+
+    ``x`` and ``y`` as ``Vocabulary.encode_padded`` gives them, ``labels`` ``(m, L)`` which labels each
+    word has (a word may have several), ``total`` the number of words in the whole split.
+    """
+
+    x: Tensor
+    y: Tensor
+    labels: Tensor
+    total: Tensor | None = None
+
+
+class Labels(NamedTuple):
+    """The labelled part of a batch: ``ids`` each row's label; for evaluation, ``totals`` each label's
+    predictions in the whole split (``nll/<label>`` is exact as ``nll`` is), and the words to ``classify``."""
+
+    ids: Tensor
+    totals: Tensor | None = None
+    classify: Classify | None = None
+
+
+class Batch(NamedTuple):
+    """One batch of examples (see the module's docstring)."""
+
+    x: Tensor
+    y: Tensor
+    count: Tensor | None
+    total: Tensor
+    labels: Labels | None = None
+
+    @property
+    def label_ids(self) -> Tensor | None:
+        """Each row's label id, or None for unlabelled data."""
+        return None if self.labels is None else self.labels.ids
+
+
+# What a model asks the data for (its ``layout``): counted n-gram windows, plain windows
+# (counting would change what BatchNorm sees), or whole padded words.
+COUNTED, WINDOWS, WORDS = "counted", "windows", "words"
+
+
+def to_device(batch: tuple, device: torch.device | None) -> tuple:
+    """``batch`` with every tensor in it (also those of its ``Labels``) on ``device``."""
+    moved = (to_device(t, device) if isinstance(t, tuple) else None if t is None else t.to(device) for t in batch)
+    return type(batch)(*moved) if hasattr(batch, "_fields") else tuple(moved)
+
+
+def labelled(x: Tensor, y: Tensor, count: Tensor | None, total: Tensor, label: Tensor | None, **extra) -> Batch:
+    """The batch ``(x, y, count, total)``, with its ``Labels`` when there is a ``label``."""
+    return Batch(x, y, count, total, None if label is None else Labels(label, **extra))
