@@ -3,6 +3,7 @@
 from makemore_pl.callbacks import Dashboard, Diagnostics, FiniteLossGuard, LateDropout, SampleWriter
 from makemore_pl.cli.main import cli_main
 from makemore_pl.data import Vocabulary, WordsDataModule
+from makemore_pl.data.text import TextDataModule
 from makemore_pl.errors import UsageError
 from makemore_pl.models import (
     GRU,
@@ -35,6 +36,7 @@ __all__ = [
     "NGramModel",
     "NeuralNGram",
     "SampleWriter",
+    "TextDataModule",
     "Transformer",
     "UsageError",
     "Vocabulary",

@@ -79,6 +79,7 @@ def data_arguments(ckpt_path: str | Path) -> dict[str, Any]:
     run = run_folder(ckpt_path)
     if run is not None:
         data = (yaml.safe_load((run / "config.yaml").read_text()) or {}).get("data") or {}
+        data = data.get("init_args", data)  # a text run's data names its class (TextDataModule)
         return {key: value for key, value in data.items() if value is not None or key in ("url", "sha256")}
     saved = read_checkpoint(ckpt_path).get("datamodule_hyper_parameters", {})
     return {key: value for key, value in saved.items() if key[0] != "_"}
@@ -91,6 +92,8 @@ def training_words(ckpt_path: str | Path) -> set[str] | None:
     if copied is not None:
         return copied
     arguments = data_arguments(ckpt_path)
+    if "block_size" in arguments:  # running text (TextDataModule's option) has no words
+        return None
     if saved_path(state) is not None:  # a long list: its file's absolute path, when the relative one is not here
         arguments["path"] = str(saved_path(state))
     if not arguments.get("path") or not Path(arguments["path"]).exists():  # a words file, or a folder of them

@@ -19,6 +19,7 @@ import yaml
 from jsonargparse import ArgumentParser
 
 from makemore_pl.checkpoints import open_checkpoint, run_folder
+from makemore_pl.data.text import is_text_class
 from makemore_pl.errors import UsageError
 from makemore_pl.models.base import init_arguments
 from makemore_pl.models.network import NetworkModel
@@ -27,7 +28,7 @@ SUBCOMMANDS = ("fit", "validate", "test", "predict")
 # Values of --ckpt_path that Lightning resolves itself instead of reading a file of that name.
 LIGHTNING_CHECKPOINTS = ("last", "best", "hpc", "registry")
 # The model's arguments that the CLI links from the data (cli.trainer.MakemoreCLI.add_arguments_to_parser).
-LINKED = ("vocab", "labels", "context", "block_size")
+LINKED = ("vocab", "labels", "context", "block_size", "text")
 # Model arguments that say how to train or sample, not what the weights are: these may change when
 # fine-tuning. Every other saved argument is architecture, and comes from the checkpoint.
 TRAINING_ARGUMENTS = init_arguments(NetworkModel) | {"dropout", "l2", "init_seed", "smoothing"}
@@ -151,6 +152,9 @@ def _data_config(ckpt: str, saved: dict[str, Any], command: str, args: list[str]
             f"{command} needs the words file that {ckpt} was trained on, and neither the checkpoint nor a "
             "run folder around it says which: pass it with --data.path"
         )
+    text_class = saved.get("datamodule_hyper_parameters", {}).get("_class_path")
+    if data and is_text_class(text_class):  # running text: the CLI reads words unless the data names its class
+        data = {"class_path": text_class, "init_args": data}
     # No seed either: evaluating and sampling (--model.sample_seed) need none.
     return {"data": data, "seed_everything": False} if data else {"seed_everything": False}
 

@@ -21,6 +21,7 @@ from makemore_pl.callbacks.writer import SampleWriter
 from makemore_pl.checkpoints import PICKLED, open_checkpoint, read_checkpoint
 from makemore_pl.cli import arguments, run_config
 from makemore_pl.data.datamodule import WordsDataModule
+from makemore_pl.data.text import TextDataModule, names_text_data
 from makemore_pl.errors import UsageError
 from makemore_pl.models.base import LanguageModel
 from makemore_pl.models.counts import CountNGram
@@ -31,10 +32,11 @@ class MakemoreCLI(LightningCLI):
         # The data decides the vocabulary, the context and the longest word; the model follows.
         # A model without one of these arguments (block_size for a window model, context for a
         # sequence model) is simply not given it.
-        for key in ("vocab", "labels", "block_size"):
+        for key in ("vocab", "labels", "block_size", "text"):
             link = partial(self._from_data_or_checkpoint, key=key)
             parser.link_arguments("data", f"model.init_args.{key}", compute_fn=link, apply_on="instantiate")
-        parser.link_arguments("data.context", "model.init_args.context", apply_on="instantiate")
+        context = "data.init_args.context" if self.subclass_mode_data else "data.context"  # text: TextDataModule
+        parser.link_arguments(context, "model.init_args.context", apply_on="instantiate")
         parser.add_argument(
             "--new_version",
             type=bool,
@@ -135,15 +137,21 @@ class MakemoreCLI(LightningCLI):
         console.quiet_evaluation()
 
 
+def _argv(args: ArgsType) -> list[str]:
+    return [] if isinstance(args, (dict, Namespace)) else list(sys.argv[1:] if args is None else args)
+
+
 def run_cli(
     cli_class: type[MakemoreCLI], args: ArgsType = None, description: str | None = None, **kwargs
 ) -> MakemoreCLI:
     """Build ``cli_class`` for makemore-pl's model and data, turning a UsageError into one line on stderr."""
     console.silence_false_alarms()
     try:
+        text = names_text_data(args if isinstance(args, dict) else arguments.complete_arguments(_argv(args)))
         return cli_class(
             LanguageModel,
-            WordsDataModule,
+            TextDataModule if text else WordsDataModule,
+            subclass_mode_data=text,  # a text config names its class: data: class_path: makemore_pl.TextDataModule
             subclass_mode_model=True,
             save_config_callback=run_config.RunConfig,
             # The optimizer is the model's own option (--model.optimizer), so no second, top-level one.

@@ -23,6 +23,8 @@ NAMES_SHA256 = "0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d
 
 
 class WordsDataModule(L.LightningDataModule):
+    text = False  # linked to the model's ``text``: words, each between boundaries (TextDataModule: running text)
+
     def __init__(
         self,
         path: str = "data/names.txt",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 import multiprocessing
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -51,6 +52,7 @@ class LanguageModel(L.LightningModule):
         self,
         vocab: list[str],
         labels: list[str] | None = None,
+        text: bool = False,
         temperature: float = 1.0,
         top_k: int | None = None,
         prefix: str = "",
@@ -73,6 +75,8 @@ class LanguageModel(L.LightningModule):
             vocab: The tokens, boundary first; linked from the data, and saved in the checkpoint.
             labels: The labels the words come with (e.g. languages), linked from the data and saved in the
                 checkpoint; null for unlabelled words. A labelled model is conditioned on the label.
+            text: Trained on running text (``TextDataModule``), not words: linked from the data, saved in the
+                checkpoint. Evaluation then also logs bits per character (``val/bpc``).
             temperature: Divides the logits when sampling: below 1 sharpens, above 1 flattens.
             top_k: Sample only from the k most likely next characters (null: from all of them).
             prefix: Sample only words that start with these characters, e.g. "ka".
@@ -103,6 +107,7 @@ class LanguageModel(L.LightningModule):
         if labels is not None and (not labels or len(set(labels)) != len(labels)):
             raise UsageError(f"labels must be distinct and at least one, got {labels!r}")
         self.labels = list(labels) if labels is not None else None
+        self.text = text
         self.num_labels = len(self.labels) if self.labels is not None else 0
         if self.labels is not None:
             # p(label) for Bayes' rule, from the training split when fit starts (``on_fit_start``), and
@@ -233,6 +238,8 @@ class LanguageModel(L.LightningModule):
         nll = losses.sum() / total
         # Each batch's part of the whole split's mean, summed over batches and processes: exact.
         self.log(f"{stage}/nll", nll, on_epoch=True, reduce_fx="sum", sync_dist=True, prog_bar=stage == "val")
+        if self.text:  # the same exact mean, in bits: char-rnn's and the compressors' unit
+            self.log(f"{stage}/bpc", nll / math.log(2), on_epoch=True, reduce_fx="sum", sync_dist=True)
         if batch.labels is not None:
             per_row = losses.view(batch.y.shape)
             self._evaluate_labels(batch.labels, per_row.sum(1) if per_row.ndim > 1 else per_row, stage)

@@ -62,9 +62,11 @@ class CausalSelfAttention(nn.Module):
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout)
         else:
             # A single new query may see every key so far: nothing to mask. (is_causal would align
-            # its mask to the top left, hiding all keys but the first.)
+            # its mask to the top left, hiding all keys but the first.) Several new positions go
+            # only into an empty cache (a prompt): then the mask is the square causal one.
+            fresh = cache.length == 0
             k, v = cache.extend(k, v)
-            y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=fresh and t > 1)
         return self.residual_dropout(self.projection(y.transpose(1, 2).reshape(n, t, c)))
 
 

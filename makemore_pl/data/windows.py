@@ -1,0 +1,198 @@
+"""Batches of running text, cut from a memmapped token file: random windows to train, every character once to evaluate.
+
+A batch is the same ``(x, y, count, total)`` the words give (``makemore_pl.data.batches``), in the
+attached model's layout:
+
+- ``WORDS`` (sequence models): windows of ``block_size + 1`` characters, ``x`` the first
+  ``block_size`` and ``y`` the last ``block_size``, shape ``(n, block_size)``;
+- ``WINDOWS`` and ``COUNTED`` (window networks and n-grams): each predicted character ``y`` ``(n,)``
+  with its ``context`` previous characters ``x`` ``(n, context)``.
+
+Nothing is held in memory but the batch being built: each one reads the token file anew.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from makemore_pl.data.counting import count_examples
+from makemore_pl.data.records import COUNTED, WORDS, Batch, to_device
+from makemore_pl.data.vocab import PAD
+
+Tokens = Callable[[], np.ndarray]  # opens the token file (a fresh memmap) for one batch
+
+
+def _batch(x: np.ndarray, y: np.ndarray, total: float, count: Tensor | None = None) -> Batch:
+    return Batch(torch.from_numpy(x.astype(np.int64)), torch.from_numpy(y.astype(np.int64)), count, torch.tensor(total))
+
+
+def contexts(tokens: np.ndarray, start: int, end: int, context: int) -> tuple[np.ndarray, np.ndarray]:
+    """The characters ``start..end-1`` as ``y``, each after its ``context`` previous ones ``x`` ``(n, context)``.
+
+    Positions before the text's start are token 0, as a word's start is padded with the boundary.
+    """
+    before = max(start - context, 0)
+    stream = np.asarray(tokens[before:end], dtype=np.int64)
+    stream = np.concatenate([np.zeros(context - (start - before), dtype=np.int64), stream])
+    x = np.lib.stride_tricks.sliding_window_view(stream[:-1], context)
+    return x, stream[context:]
+
+
+class TrainWindows:
+    """Random windows of the training text, ``batch_size`` per batch, seeded by (seed, process, batch number).
+
+    The batch number counts from the start of the run (``step()`` when an epoch starts: the batches
+    already trained on), so a resumed run draws the windows the uninterrupted one would have, and
+    each DDP process draws its own. An epoch is as many batches as cover the training text once:
+    ``ceil(characters / (block_size * batch_size * processes))``.
+    """
+
+    def __init__(
+        self,
+        tokens: Tokens,
+        start: int,
+        end: int,
+        block_size: int,
+        batch_size: int,
+        seed: int,
+        step: Callable[[], int],
+        layout: str = WORDS,
+        context: int = 1,
+        rank: int = 0,
+        world_size: int = 1,
+        device: torch.device | None = None,
+    ):
+        self.tokens, self.start, self.end = tokens, start, end
+        self.block_size, self.batch_size, self.seed, self.step = block_size, batch_size, seed, step
+        self.layout, self.context = layout, context
+        self.rank, self.world_size, self.device = rank, world_size, device
+        self.width = block_size + 1
+
+    def __len__(self) -> int:
+        return max(1, math.ceil((self.end - self.start) / (self.block_size * self.batch_size * self.world_size)))
+
+    def starts(self, number: int) -> np.ndarray:
+        """Where the windows of batch ``number`` of this process start."""
+        generator = np.random.default_rng([self.seed, self.rank, number])
+        return self.start + generator.integers(0, self.end - self.start - self.width + 1, size=self.batch_size)
+
+    def batch(self, number: int) -> Batch:
+        tokens, starts = self.tokens(), self.starts(number)
+        if self.layout == WORDS:
+            windows = tokens[starts[:, None] + np.arange(self.width)]
+            return _batch(windows[:, :-1], windows[:, 1:], float(windows[:, 1:].size))
+        # The window's last block_size characters, each after its context (token 0 before the text's start).
+        targets = (starts[:, None] + np.arange(1, self.width)).reshape(-1)
+        positions = targets[:, None] + np.arange(-self.context, 0)
+        x = np.where(positions >= 0, tokens[positions.clip(min=0)], 0)
+        return _batch(x, tokens[targets], float(len(targets)))
+
+    def __iter__(self) -> Iterator[Batch]:
+        first = self.step()
+        for number in range(first, first + len(self)):
+            yield to_device(self.batch(number), self.device)
+
+
+class CountedText:
+    """The whole training text as one batch of its distinct (context, next) pairs and their counts.
+
+    The n-grams' full batch: the loss depends on the text only through these counts. Counted chunk
+    by chunk, so memory grows with the distinct pairs, not with the text.
+    """
+
+    def __init__(
+        self, tokens: Tokens, start: int, end: int, context: int, rank: int = 0, world_size: int = 1, device=None
+    ):
+        chunk = 1 << 20
+        xs, ys, counts = [], [], []
+        for at in range(start, end, chunk):
+            x, y = contexts(tokens(), at, min(at + chunk, end), context)
+            x, y, count, _ = count_examples(torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y))
+            xs.append(x), ys.append(y), counts.append(count)
+        # Each distinct pair's count is the sum of its chunks' counts.
+        x, y, count = _merge(torch.cat(xs), torch.cat(ys), torch.cat(counts))
+        share = slice(rank, None, world_size)
+        total = torch.tensor((end - start) / world_size)
+        self.batch: Batch = to_device(Batch(x[share], y[share], count[share].float(), total), device)
+
+    def __len__(self) -> int:
+        return 1
+
+    def __iter__(self) -> Iterator[Batch]:
+        yield self.batch
+
+
+def _merge(x: Tensor, y: Tensor, weights: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """The distinct rows of ``(x, y)``, each with the sum of its ``weights``."""
+    rows = torch.cat([x, y[:, None]], dim=1)
+    unique, inverse = torch.unique(rows, dim=0, return_inverse=True)
+    summed = torch.zeros(len(unique), dtype=weights.dtype).index_add_(0, inverse, weights)
+    return unique[:, :-1].contiguous(), unique[:, -1].contiguous(), summed
+
+
+class EvalText:
+    """Every character of ``start..end-1`` predicted once, in order: an exact, deterministic mean NLL.
+
+    Sequence models read non-overlapping windows of ``block_size`` targets, each after the
+    character before it (the first held-out character is predicted from the last one before it),
+    the last window padded with ``PAD``. Window models read each target's ``context`` previous
+    characters. Chunks of ``chunk_size`` windows (or examples) go round the processes; every process
+    gets the same number of chunks, and each chunk's ``total`` is the whole split's count of
+    characters, so the sum of the chunks' ``sum(nll) / total`` over all processes is the split's mean.
+    """
+
+    def __init__(
+        self,
+        tokens: Tokens,
+        start: int,
+        end: int,
+        block_size: int,
+        chunk_size: int,
+        layout: str = WORDS,
+        context: int = 1,
+        rank: int = 0,
+        world_size: int = 1,
+        device: torch.device | None = None,
+    ):
+        assert start >= 1, "the first held-out character is predicted from the one before it"
+        self.tokens, self.start, self.end = tokens, start, end
+        self.layout, self.context, self.block_size = layout, context, block_size
+        self.rank, self.world_size, self.device = rank, world_size, device
+        # The characters each chunk predicts: chunk_size windows of block_size, or chunk_size examples.
+        self.span = chunk_size * (block_size if layout == WORDS else 1)
+        chunks = math.ceil((end - start) / self.span)
+        self.mine = list(range(rank, chunks, world_size))
+        self.length = max(1, math.ceil(chunks / world_size))
+
+    def __len__(self) -> int:
+        return self.length
+
+    def chunk(self, number: int) -> Batch:
+        at = self.start + number * self.span
+        end = min(at + self.span, self.end)
+        total = float(self.end - self.start)
+        if self.layout != WORDS:
+            x, y = contexts(self.tokens(), at, end, self.context)
+            return _batch(np.ascontiguousarray(x), y, total, None)
+        rows = math.ceil((end - at) / self.block_size)
+        stream = np.full(rows * self.block_size + 1, PAD, dtype=np.int64)
+        stream[: end - at + 1] = self.tokens()[at - 1 : end]
+        x = stream[:-1].reshape(rows, self.block_size).clip(min=0)  # padded inputs read token 0; their y is PAD
+        return _batch(x, stream[1:].reshape(rows, self.block_size), total)
+
+    def __iter__(self) -> Iterator[Batch]:
+        for number in self.mine:
+            yield to_device(self.chunk(number), self.device)
+        width = self.block_size if self.layout == WORDS else self.context
+        empty = np.zeros((0, width), dtype=np.int64)
+        for _ in range(self.length - len(self.mine)):  # a share short of chunks logs nothing, but takes part
+            y = empty if self.layout == WORDS else empty[:, 0]
+            yield to_device(_batch(empty, y, float(self.end - self.start)), self.device)
+
+
+__all__ = ["COUNTED", "CountedText", "EvalText", "TrainWindows", "contexts"]
