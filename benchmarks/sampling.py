@@ -34,7 +34,8 @@ from reference import fetch_makemore, twin
 from torch import Tensor
 
 from makemore_pl.models import MLP, CountNGram, LanguageModel, NetworkModel, NeuralNGram
-from makemore_pl.models.decoding import Decoder, Rerunning
+from makemore_pl.sampling.decoders import Decoder, Rerunning
+from makemore_pl.sampling.options import SamplingOptions
 
 # Every model of the series and the lecture's n-grams, as shipped.
 MODELS = ("bigram", "counts", "trigram", "mlp", "mlp_bn", "wavenet", "bow", "rnn", "gru", "lstm", "transformer")
@@ -147,7 +148,7 @@ def measure(name: str, model: LanguageModel, makemore: ModuleType | None, budget
 def measure_batch(
     name: str, model: LanguageModel, num: int, reference: tuple[Generate, str] | None, block_size: int, budget: Budget
 ) -> Row:
-    max_length = getattr(model, "sample_length", model.max_length)
+    max_length = model.longest_sample(SamplingOptions().max_length)
     generator = torch.Generator().manual_seed(0)
     drawn: list[int] = []  # the characters of each batch drawn with the carried state
     samplers: dict[str, Callable[[], object]] = {

@@ -25,7 +25,7 @@ import torch
 from common import CONFIGS, NAMES, quiet
 from series import Budget, fit_rate
 
-from makemore_pl.scoring import score_words
+from makemore_pl.scoring.words import score_words
 
 QUICK_CONFIGS = ("trigram", "gru")
 GOAL = 3.0

@@ -29,7 +29,8 @@ import torch
 from common import CONFIGS, MAKEMORE_PL, NAMES, run
 
 from makemore_pl.checkpoints import load_model
-from makemore_pl.generate import SamplingOptions, generate
+from makemore_pl.sampling.exact import generate
+from makemore_pl.sampling.options import SamplingOptions
 from makemore_pl.serve.process import serving
 
 CLIENTS = (1, 8, 64)
@@ -50,10 +51,9 @@ def trained(workdir: Path, quick: bool) -> Path:
 def in_process(ckpt: Path, num_samples: int, seconds: float) -> float:
     """Words/s of ``generate`` on BATCH requests of ``num_samples`` words at a time, in this process."""
     model = load_model(ckpt)
-    options = SamplingOptions.from_model(model)
     words, start, seed = 0, time.perf_counter(), 0
     while time.perf_counter() - start < seconds:
-        requests = [(num_samples, options, seed + i) for i in range(BATCH)]
+        requests = [SamplingOptions(num_samples=num_samples, seed=seed + i) for i in range(BATCH)]
         words += sum(len(result.words) for result in generate(model, requests))
         seed += BATCH
     return words / (time.perf_counter() - start)
@@ -65,7 +65,7 @@ def client(url: str, num_samples: int, seed: int, deadline: float, out: list) ->
     connection = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
     headers = {"Content-Type": "application/json"}
     while time.perf_counter() < deadline:
-        body = json.dumps({"num_samples": num_samples, "sample_seed": seed})
+        body = json.dumps({"num_samples": num_samples, "seed": seed})
         seed += 1
         start = time.perf_counter()
         try:

@@ -104,7 +104,7 @@ def main() -> None:
     parser.add_argument("model", help="the .onnx file that `makemore-pl export` wrote")
     parser.add_argument("--num", type=int, default=10, help="how many names (default 10)")
     parser.add_argument("--temperature", type=float, default=None, help="default: the model's own")
-    parser.add_argument("--seed", type=int, default=None, help="default: the model's sample_seed")
+    parser.add_argument("--seed", type=int, default=None, help="default: the export's sampling seed")
     parser.add_argument("--label", default=None, help="a labelled model: the label to sample (default: its first)")
     parser.add_argument("--top_k", type=int, default=None, help="draw from the k likeliest (default: the model's)")
     parser.add_argument("--prefix", default=None, help="what every word starts with (default: the model's)")
@@ -113,7 +113,7 @@ def main() -> None:
     temperature = args.temperature if args.temperature is not None else meta["sampling"]["temperature"]
     if temperature <= 0:
         raise SystemExit(f"--temperature must be > 0, got {temperature}")
-    seed = args.seed if args.seed is not None else meta["sampling"]["sample_seed"]
+    seed = args.seed if args.seed is not None else meta["sampling"]["seed"]
     top_k = args.top_k if args.top_k is not None else meta["sampling"].get("top_k")
     prefix = args.prefix if args.prefix is not None else meta["sampling"].get("prefix") or ""
     for word in sample(session, meta, args.num, temperature, seed, args.label, top_k, prefix):

@@ -7,6 +7,7 @@ so that a missing, unreadable, pickled or foreign file gets the same one line wh
 
 from __future__ import annotations
 
+import io
 import pickle
 import pydoc
 from pathlib import Path
@@ -19,6 +20,7 @@ from makemore_pl.data.datamodule import WordsDataModule
 from makemore_pl.data.remembered import STATE_KEY, copied_words, saved_path
 from makemore_pl.errors import UsageError
 from makemore_pl.models.base import LanguageModel
+from makemore_pl.sampling import legacy
 
 # What a checkpoint holding pickled objects gets, from open_checkpoint or from Lightning's own loading.
 PICKLED = "refusing the checkpoint, it holds pickled objects, not only weights"
@@ -68,9 +70,15 @@ def run_folder(ckpt_path: str | Path) -> Path | None:
 
 def load_model(ckpt_path: str | Path, map_location: str | torch.device = "cpu") -> LanguageModel:
     """The model saved in a makemore-pl checkpoint, from the checkpoint alone: its class, arguments and weights."""
-    model_class = saved_model_class(open_checkpoint(ckpt_path))
+    saved = open_checkpoint(ckpt_path)
+    model_class = saved_model_class(saved)
     # Lightning builds the model from the saved hyperparameters and loads the weights (weights only).
-    model = model_class.load_from_checkpoint(ckpt_path, map_location=map_location, weights_only=True)
+    source: str | Path | io.BytesIO = ckpt_path
+    if legacy.clean_checkpoint(saved):  # written before --sampling.*: its sampling options left out
+        source = io.BytesIO()
+        torch.save(saved, source)
+        source.seek(0)
+    model = model_class.load_from_checkpoint(source, map_location=map_location, weights_only=True)
     return model.eval()
 
 
@@ -79,9 +87,9 @@ def data_arguments(ckpt_path: str | Path) -> dict[str, Any]:
     run = run_folder(ckpt_path)
     if run is not None:
         data = (yaml.safe_load((run / "config.yaml").read_text()) or {}).get("data") or {}
-        data = data.get("init_args", data)  # a text run's data names its class (TextDataModule)
+        data = legacy.drop_data_keys(data.get("init_args", data))  # a text run's data names its class (TextDataModule)
         return {key: value for key, value in data.items() if value is not None or key in ("url", "sha256")}
-    saved = read_checkpoint(ckpt_path).get("datamodule_hyper_parameters", {})
+    saved = legacy.drop_data_keys(read_checkpoint(ckpt_path).get("datamodule_hyper_parameters", {}))
     return {key: value for key, value in saved.items() if key[0] != "_"}
 
 

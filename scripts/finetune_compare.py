@@ -81,14 +81,14 @@ def run_arm(config: str, names: Path, words: Path, arm: str, args: argparse.Name
     if arm == "unchanged":
         grown = ["--config", config, "--init_from", str(names), "--data.path", str(words), *QUIET]
         out, _ = makemore("test", *grown, *logged_to(run))
-        samples, _ = makemore("predict", *grown, "--data.num_samples", "5", *logged_to(run))
+        samples, _ = makemore("predict", *grown, "--sampling.num_samples", "5", *logged_to(run))
         return {"nll": test_nll(out), "samples": samples}
     budget = ["--trainer.max_epochs", str(args.epochs), "--trainer.max_time", args.max_time, *QUIET, *args.extra]
     start = ["--init_from", str(names), *args.tuned_extra] if arm == "fine-tuned" else []
     _, seconds = makemore("fit", "--config", config, "--data.path", str(words), *start, *budget, *logged_to(run))
     best = min(run.glob("checkpoints/best-*.ckpt"))
     out, _ = makemore("test", "--ckpt_path", str(best), *QUIET)
-    samples, _ = makemore("predict", "--ckpt_path", str(best), "--data.num_samples", "5", *QUIET)
+    samples, _ = makemore("predict", "--ckpt_path", str(best), "--sampling.num_samples", "5", *QUIET)
     steps = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True, mmap=True)["global_step"]
     best_step = int(re.search(r"step=(\d+)", best.name).group(1))
     return {"nll": test_nll(out), "seconds": seconds, "steps": steps, "best": best_step, "samples": samples}

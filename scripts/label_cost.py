@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> None:
         batch = batches[step % len(batches)]
         for weight, model in models.items():
             start = time.perf_counter()
-            loss = with_label_term(model, batch, model.nll(batch))
+            nll = model.nll(batch)
+            loss, _ = with_label_term(model, batch, nll, nll)
             loss.backward()
             optimizers[weight].step()
             optimizers[weight].zero_grad()

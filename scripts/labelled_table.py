@@ -14,8 +14,8 @@ configs/counts.yaml at context 2), it fits:
 The counting trigram's smoothing is chosen on val, for the labelled and the plain model alike.
 Then it evaluates each best checkpoint (the counting model's only one): val/nll, test/nll, and for
 the labelled model test/accuracy (Bayes' rule over the labels); samples five words of each label
-with `makemore-pl predict --model.label [...]`; and prints the table with the wall time of each fit.
-Beside them, the baselines of makemore_pl.baselines on the same split: the majority class, Naive
+with `makemore-pl predict --sampling.label [...]`; and prints the table with the wall time of each fit.
+Beside them, the baselines of makemore_pl.scoring.baselines on the same split: the majority class, Naive
 Bayes on the last letter, and the per-label trigram-count classifier with its alpha chosen on val.
 
 `--epochs model=N` shortens a network's schedule (its one-cycle schedule spans the N epochs). Runs go
@@ -36,10 +36,10 @@ from pathlib import Path
 
 import torch
 
-from makemore_pl.baselines import LastLetterBayes, Majority, Pair, TrigramBayes, accuracy
 from makemore_pl.cli import MakemoreCLI, run_cli
 from makemore_pl.data.datamodule import WordsDataModule
 from makemore_pl.data.files import write_atomic
+from makemore_pl.scoring.baselines import LastLetterBayes, Majority, Pair, TrigramBayes, accuracy
 
 REPO = Path(__file__).resolve().parents[1]
 LOGS = REPO / "lightning_logs" / "labelled"
@@ -123,9 +123,9 @@ class LabelledSet:
         command += [
             "--ckpt_path",
             run["ckpt"],
-            "--data.num_samples",
+            "--sampling.num_samples",
             "5",
-            "--model.label",
+            "--sampling.label",
             f"[{','.join(self.labels)}]",
         ]
         command += ["--trainer.logger", "false", "--trainer.default_root_dir", str(LOGS / "predict")]

@@ -67,7 +67,7 @@ def measure(name: str) -> dict:
         parameters = sum(p.numel() for p in cli.model.parameters())
 
         predict = [sys.executable, "-m", "makemore_pl", "predict", "--config", str(config), "--ckpt_path", str(best)]
-        predict += ["--data.num_samples", "5", *quiet]
+        predict += ["--sampling.num_samples", "5", *quiet]
         words = subprocess.run(predict, check=True, cwd=REPO, capture_output=True, text=True).stdout.split()
     return {
         "name": name,

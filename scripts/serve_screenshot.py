@@ -38,7 +38,7 @@ def main() -> None:
             wait = WebDriverWait(browser, 60)
             browser.get(f"{url}/ui/")
             wait.until(lambda b: "·" in b.find_element(By.ID, "model").text)  # /info has answered
-            browser.find_element(By.ID, "sample_seed").send_keys(args.seed)
+            browser.find_element(By.ID, "seed").send_keys(args.seed)
             if args.label:
                 Select(browser.find_element(By.ID, "label")).select_by_value(args.label)
             browser.find_element(By.ID, "sample-button").click()

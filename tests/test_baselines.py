@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from makemore_pl.baselines import LastLetterBayes, Majority, TrigramBayes, accuracy, trigrams
+from makemore_pl.scoring.baselines import LastLetterBayes, Majority, TrigramBayes, accuracy, trigrams
 
 NAMES = [("anna", "f"), ("maria", "f"), ("emma", "f"), ("john", "m"), ("paul", "m")]
 

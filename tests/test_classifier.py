@@ -38,7 +38,8 @@ def test_the_term_is_bayes_rule_over_the_models_own_word_likelihoods_and_the_pri
             expected += -(joint.log_softmax(0)[label]).item()
     assert term.item() == pytest.approx(expected / len(WORDS), abs=1e-4)
     loss = torch.tensor(2.0)
-    assert with_label_term(model, labelled_batch(), loss).item() == pytest.approx(2.0 + 0.5 * term.item(), abs=1e-5)
+    total, nll = with_label_term(model, labelled_batch(), loss, loss)
+    assert total.item() == pytest.approx(2.0 + 0.5 * term.item(), abs=1e-5) and nll is loss
 
 
 def test_weight_zero_leaves_the_loss_as_it_was_and_a_weight_moves_the_gradient():
@@ -46,10 +47,10 @@ def test_weight_zero_leaves_the_loss_as_it_was_and_a_weight_moves_the_gradient()
     torch.manual_seed(0)
     plain = GRU(VOCAB, labels=["x", "y", "z"], block_size=6, embedding=4, hidden=8)
     loss = plain.nll(batch)
-    assert with_label_term(plain, batch, loss) is loss  # weight 0 by default: not even an extra pass
+    assert with_label_term(plain, batch, loss, loss)[0] is loss  # weight 0 by default: not even an extra pass
     weighted = GRU(VOCAB, labels=["x", "y", "z"], block_size=6, embedding=4, hidden=8, label_weight=1.0)
     weighted.load_state_dict(plain.state_dict())
-    with_label_term(weighted, batch, weighted.nll(batch)).backward()
+    with_label_term(weighted, batch, weighted.nll(batch), weighted.nll(batch))[0].backward()
     plain.nll(batch).backward()
     labels_grad = (weighted.network.tokens.labels.weight.grad, plain.network.tokens.labels.weight.grad)
     assert not torch.allclose(*labels_grad)
@@ -103,7 +104,7 @@ def test_labelled_yaml_fits_with_the_term_chooses_on_val_accuracy_and_keeps_its_
         model.count_weight.fill_(0.4)
         probs = model.word_logits(x, torch.tensor([0, 1])).exp().sum(-1)
     assert torch.allclose(probs, torch.ones_like(probs), atol=1e-5)
-    assert len(model.sample(3)) == 3
+    assert len(model.sample(num_samples=3)) == 3
 
 
 def test_score_prints_calibrated_posteriors_and_the_top_labels(labelled_run, capsys):

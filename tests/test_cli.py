@@ -23,7 +23,7 @@ def test_fit_test_predict_end_to_end(tmp_path, tiny_file, capsys):
     cli_main(["test", *fit_args(tmp_path, tiny_file), "--ckpt_path", str(last)])
     assert "test/nll" in capsys.readouterr().out
 
-    cli_main(["predict", *fit_args(tmp_path, tiny_file), "--ckpt_path", str(last), "--data.num_samples", "7"])
+    cli_main(["predict", *fit_args(tmp_path, tiny_file), "--ckpt_path", str(last), "--sampling.num_samples", "7"])
     out, err = capsys.readouterr()
     words = out.strip().splitlines()
     assert len(words) == 7 and all(set(w) <= set("".join(TINY_WORDS)) for w in words)
@@ -33,7 +33,7 @@ def test_fit_test_predict_end_to_end(tmp_path, tiny_file, capsys):
     assert {line.split("\t")[1] for line in saved} <= {"new", "train"}
 
     # The same seed samples the same words again.
-    cli_main(["predict", *fit_args(tmp_path, tiny_file), "--ckpt_path", str(last), "--data.num_samples", "7"])
+    cli_main(["predict", *fit_args(tmp_path, tiny_file), "--ckpt_path", str(last), "--sampling.num_samples", "7"])
     assert capsys.readouterr().out.strip().splitlines() == words
 
 
@@ -63,10 +63,38 @@ def test_help_documents_the_options(capsys):
         "--data.batch_size",
         "--data.val_fraction",
         "--data.test_fraction",
-        "--data.num_samples",
+        "--sampling.num_samples",
     ]:
         assert option in out
     assert "One word per line" in out or "one word per line" in out
+
+
+def test_predict_help_shows_each_sampling_option_with_its_own_docstring(capsys):
+    from makemore_pl.sampling.options import field_help
+
+    with pytest.raises(SystemExit):
+        cli_main(["predict", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for name, help_text in field_help().items():
+        assert f"--sampling.{name}" in out
+        assert " ".join(help_text.split()[:6]) in out, name
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("--model.temperature", "--sampling.temperature"),
+        ("--model.init_args.prefix", "--sampling.prefix"),
+        ("--model.sample_seed", "--sampling.seed"),
+        ("--data.num_samples", "--sampling.num_samples"),
+    ],
+)
+def test_an_old_sampling_flag_gets_one_line_naming_its_new_one(old, new, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(["predict", "--ckpt_path", "x.ckpt", f"{old}=1"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err == f"makemore-pl: error: {old} moved: use {new}\n"
 
 
 def test_print_config_shows_the_model_options(capsys, tiny_file, tmp_path):
@@ -74,6 +102,7 @@ def test_print_config_shows_the_model_options(capsys, tiny_file, tmp_path):
         cli_main(["fit", *fit_args(tmp_path, tiny_file), "--print_config"])
     out = capsys.readouterr().out
     assert "l2: 0.01" in out and "temperature: 1.0" in out and "class_path: torch.optim.Adam" in out
+    assert "sampling:" in out and "temperature" not in out.split("sampling:")[0]
 
 
 def test_bad_input_is_one_line_naming_the_option(tmp_path, tiny_file, capsys):
@@ -88,7 +117,7 @@ def test_sample_writer_marks_training_words_and_keeps_stdout_one_word_per_line(t
     from types import SimpleNamespace
 
     from makemore_pl.callbacks.writer import SampleWriter
-    from makemore_pl.generate import Sampled
+    from makemore_pl.sampling.records import Prediction, Sampled
 
     trainer = SimpleNamespace(
         is_global_zero=True,
@@ -98,8 +127,8 @@ def test_sample_writer_marks_training_words_and_keeps_stdout_one_word_per_line(t
     zed, emma, ava = (Sampled(word, None, -1.5, draws) for word, draws in (("zed", 3), ("emma", 1), ("ava", 2)))
     # Two batches (two processes), out of order; the second ran out of draws.
     predictions = [
-        {"words": [((0, 2), zed), ((0, 0), emma)], "missing": 0, "advice": None},
-        {"words": [((0, 1), ava)], "missing": 2, "advice": "relax --model.suffix (it rejected 9 of 10 draws)"},
+        Prediction([zed, emma], [(0, 2), (0, 0)]),
+        Prediction([ava], [(0, 1)], missing=2, advice="relax --sampling.suffix (it rejected 9 of 10 draws)"),
     ]
     SampleWriter().write_on_epoch_end(trainer, None, predictions, [])
     out, err = capsys.readouterr()
@@ -107,5 +136,5 @@ def test_sample_writer_marks_training_words_and_keeps_stdout_one_word_per_line(t
     rows = "emma\ttrain\t-1.5000\t1\nava\ttrain\t-1.5000\t2\nzed\tnew\t-1.5000\t3\n"
     assert (tmp_path / "samples.tsv").read_text() == rows
     assert "draws per word: 1 2 3" in err
-    assert "makemore-pl: 2 of 5 words missing: relax --model.suffix (it rejected 9 of 10 draws)" in err
+    assert "makemore-pl: 2 of 5 words missing: relax --sampling.suffix (it rejected 9 of 10 draws)" in err
     assert "1 new and 2 from the training words" in err

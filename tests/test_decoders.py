@@ -6,7 +6,7 @@ from helpers import FAMILY_VOCAB as VOCAB
 from helpers import every_family, label_table_of, randomised
 
 from makemore_pl.models import GRU, LSTM, BoW, Transformer
-from makemore_pl.models.decoding import Decoder, Rerunning
+from makemore_pl.sampling.decoders import Decoder, Rerunning
 
 LABELS = ["x", "y", "z"]
 # Dropout between layers, on the embeddings and in attention: off in eval, so the logits must agree.

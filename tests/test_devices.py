@@ -63,7 +63,7 @@ def predicted_words(tmp_path: Path, words: Path, config: Path, checkpoint: Path,
     capsys.readouterr()
     cli_main(
         ["predict", *fit_args(tmp_path, words, str(config)), "--ckpt_path", str(checkpoint),
-         "--trainer.accelerator", accelerator, "--trainer.devices", "1", "--data.num_samples", "12"]
+         "--trainer.accelerator", accelerator, "--trainer.devices", "1", "--sampling.num_samples", "12"]
     )  # fmt: skip
     return capsys.readouterr().out.split("\n")[:-1]
 

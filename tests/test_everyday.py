@@ -116,11 +116,11 @@ def test_a_checkpoint_alone_is_tested_and_sampled_with_the_options_given(tmp_pat
     cli_main(["validate", "--ckpt_path", str(last)])
     assert re.search(r"val/nll\s+\d\.\d+", capsys.readouterr().out)
 
-    # The command line overrides the run's config and the checkpoint's saved arguments alike.
-    cli = run_cli(MakemoreCLI, ["predict", "--ckpt_path", str(last), "--model.temperature", "0.5"])
-    assert cli.model.temperature == 0.5 and cli.model.hparams.temperature == 0.5
+    # The command line overrides the run's config; the model's checkpoint holds no sampling option.
+    cli = run_cli(MakemoreCLI, ["predict", "--ckpt_path", str(last), "--sampling.temperature", "0.5"])
+    assert cli.datamodule.sampling.temperature == 0.5 and "temperature" not in cli.model.hparams
     capsys.readouterr()
-    cli_main(["predict", "--ckpt_path", str(last), "--data.num_samples", "11"])
+    cli_main(["predict", "--ckpt_path", str(last), "--sampling.num_samples", "11"])
     assert len(capsys.readouterr().out.splitlines()) == 11
 
 
@@ -179,7 +179,7 @@ def test_every_config_fits_quietly_and_predicts_only_words_to_stdout(tmp_path, t
     if config.name in ALONE:  # no words file, no run folder: the checkpoint alone
         tiny_file.rename(tmp_path / "moved.txt")
         last = last.rename(tmp_path / "alone.ckpt")
-    predict = makemore("predict", "--ckpt_path", str(last), "--data.num_samples", "9", cwd=tmp_path)
+    predict = makemore("predict", "--ckpt_path", str(last), "--sampling.num_samples", "9", cwd=tmp_path)
     assert predict.returncode == 0, predict.stderr[-3000:]
     words = predict.stdout.split("\n")
     assert len(words) == 10 and words[-1] == "", predict.stdout  # nine lines, each ended by a newline

@@ -221,7 +221,7 @@ def test_a_label_the_new_list_lacks_stays_and_still_samples(tmp_path, name, caps
     assert not {"val/nll/a", "test/nll/a"} & set(metrics)
     assert all(torch.isfinite(value).all() for value in metrics.values()), metrics
     capsys.readouterr()
-    run_cli(MakemoreCLI, ["predict", "--ckpt_path", str(last), "--model.label", "a", "--data.num_samples", "3"])
+    run_cli(MakemoreCLI, ["predict", "--ckpt_path", str(last), "--sampling.label", "a", "--sampling.num_samples", "3"])
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3 and all(line.endswith("\ta") and len(line) > 2 for line in lines), lines
 

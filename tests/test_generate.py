@@ -4,6 +4,7 @@ import itertools
 import math
 import re
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 import torch
@@ -13,15 +14,22 @@ from helpers import PAIRS, error_of, every_family, randomised
 from makemore_pl.cli import cli_main
 from makemore_pl.data.datamodule import WordsDataModule
 from makemore_pl.errors import UsageError
-from makemore_pl.generate import SamplingOptions, generate, keep_top_k
 from makemore_pl.models import GRU, NeuralNGram
+from makemore_pl.sampling.constraints import SHORTEST_WORD, keep_top_k
+from makemore_pl.sampling.exact import generate
+from makemore_pl.sampling.options import SamplingOptions
 
 TINY = [".", "a", "b", "c"]
 
 
-def bigram(**options):
+def request(num, options, seed):
+    """``options`` asking for ``num`` words from ``seed``."""
+    return replace(options, num_samples=num, seed=seed)
+
+
+def bigram():
     """A bigram over 'abc' whose table makes masking matter: after 'a' the word usually ends."""
-    model = NeuralNGram(TINY, **options)
+    model = NeuralNGram(TINY)
     with torch.no_grad():
         model.W.copy_(
             torch.tensor(
@@ -59,8 +67,8 @@ def enumerate_words(model, options, masked=False):
     """
     vocab, cap = model.vocabulary, model.longest_sample(options.max_length)
     labels = [None] if model.labels is None else list(range(model.num_labels))
-    if options.label is not None:
-        labels = model.label_ids(options.label).tolist()
+    if options.labels is not None:
+        labels = model.label_ids(options.labels).tolist()
     prior = getattr(model, "label_prior", None)
     weights = {}
     for label, length in itertools.product(labels, range(cap + 1)):
@@ -70,16 +78,16 @@ def enumerate_words(model, options, masked=False):
                 word.startswith(options.prefix)
                 and word.endswith(options.suffix)
                 and options.contains in word
-                and len(word) >= options.min_length
+                and len(word) >= max(options.min_length, SHORTEST_WORD)
                 and not set(word) & set(options.exclude)
             ):
                 continue
-            tokens, p = [0], 1.0 if label is None or options.label else float(prior[label])
+            tokens, p = [0], 1.0 if label is None or options.labels else float(prior[label])
             for ix in [*vocab.encode(word), 0]:
                 probs = step_probs(model, options, tokens, label)
                 if masked and len(tokens) - 1 >= len(options.prefix):
                     allowed = torch.tensor([c not in options.exclude for c in model.itos])
-                    allowed[0] = len(tokens) - 1 >= options.min_length
+                    allowed[0] = len(tokens) - 1 >= max(options.min_length, SHORTEST_WORD)
                     if len(tokens) - 1 == cap:
                         allowed[1:] = False
                     probs = probs * allowed / (probs * allowed).sum()
@@ -108,7 +116,8 @@ def test_exact_sampling_draws_the_restricted_distribution_and_masking_alone_does
     # The test can tell them apart: masking alone favours the words the masks cut short.
     assert total_variation(target, masked) > 0.15
     exact, biased = generate(
-        model, [(20000, CONSTRAINED, 0), (20000, SamplingOptions(**{**vars(CONSTRAINED), "exact": False}), 1)]
+        model,
+        [request(20000, CONSTRAINED, 0), request(20000, SamplingOptions(**{**vars(CONSTRAINED), "exact": False}), 1)],
     )
     assert exact.missing == 0 and len(exact.words) == 20000
     # With 20,000 draws over about 15 words, the empirical distribution is within ~0.01 of the truth.
@@ -121,7 +130,7 @@ def test_the_rejected_options_and_the_labels_drawn_from_the_prior_given_a_prefix
     model = labelled_gru()
     options = SamplingOptions(prefix="a", suffix="b", min_length=2, max_length=4, top_k=3, temperature=2.0)
     target = enumerate_words(model, options)
-    (result,) = generate(model, [(20000, options, 3)])
+    (result,) = generate(model, [request(20000, options, 3)])
     assert {s.label for s in result.words} == {"x", "y"}
     assert total_variation(frequencies(result), target) < 0.03
     # Each word's log-probability is its label's prior times the word's probability under that label.
@@ -142,7 +151,7 @@ def test_no_constraint_is_ever_violated_by_any_family(model):
         label=("y",), prefix="a", min_length=3, max_length=5, exclude="b", contains="c", suffix="a",
         only_new=True, unique=True, temperature=3.0,
     )  # fmt: skip
-    (result,) = generate(model, [(15, options, 0)], train)
+    (result,) = generate(model, [request(15, options, 0)], train)
     words = [s.word for s in result.words]
     assert len(words) + result.missing == 15 and len(words) >= 3
     assert len(set(words)) == len(words) and not set(words) & train
@@ -154,7 +163,7 @@ def test_no_constraint_is_ever_violated_by_any_family(model):
 
 def test_several_labels_give_num_words_of_each():
     model = labelled_gru()
-    (result,) = generate(model, [(7, SamplingOptions(label=("y", "x")), 0)])
+    (result,) = generate(model, [request(7, SamplingOptions(label=("y", "x")), 0)])
     assert [s.label for s in result.words] == ["y"] * 7 + ["x"] * 7
 
 
@@ -163,31 +172,33 @@ def test_requests_together_get_the_words_each_gets_alone():
     for model in models:
         labels = ("x",) if model.labels else None
         requests = [
-            (12, SamplingOptions(label=labels, min_length=2), 5),
-            (9, SamplingOptions(label=labels, suffix="a", temperature=0.7), 6),
-            (6, SamplingOptions(label=labels, top_k=2, max_length=3, unique=True), 7),
-            (3, SamplingOptions(label=labels, beam=3), 8),
+            request(12, SamplingOptions(label=labels, min_length=2), 5),
+            request(9, SamplingOptions(label=labels, suffix="a", temperature=0.7), 6),
+            request(6, SamplingOptions(label=labels, top_k=2, max_length=3, unique=True), 7),
+            request(3, SamplingOptions(label=labels, beam=3), 8),
         ]
         together = generate(model, requests)
         alone = [generate(model, [request])[0] for request in requests]
         assert [outcomes(result) for result in together] == [outcomes(result) for result in alone]
         for mixed, single in zip(together, alone):  # one network step for several rows: the same to rounding
             assert [s.log_prob for s in mixed.words] == pytest.approx([s.log_prob for s in single.words], abs=1e-5)
-        assert outcomes(alone[0]) != outcomes(generate(model, [(12, requests[0][1], 9)])[0])
+        assert outcomes(alone[0]) != outcomes(generate(model, [replace(requests[0], seed=9)])[0])
 
 
 def outcomes(result):
     return [(s.word, s.label, s.draws) for s in result.words], result.missing, result.advice
 
 
-def todays_sampling(model, num, seed):
-    """Sampling as it was before constraints: all rows drawn at every step until all ended, cut at the cap."""
-    generator = torch.Generator().manual_seed(seed)
-    tokens = torch.tensor([[0, *model.vocabulary.encode(model.prefix)]]).repeat(num, 1)
+def plain_sampling(model, options):
+    """Sampling without constraints: all rows drawn at every step until all ended, cut at the cap."""
+    num, prefix = options.num_samples, options.prefix
+    generator = torch.Generator().manual_seed(options.seed)
+    tokens = torch.tensor([[0, *model.vocabulary.encode(prefix)]]).repeat(num, 1)
     alive = torch.ones(num, dtype=torch.bool)
     with torch.no_grad():
-        for _ in range(model.sample_length - len(model.prefix)):
-            probs = keep_top_k(torch.softmax(model.next_logits(tokens).float() / model.temperature, -1), model.top_k)
+        for _ in range(model.longest_sample(options.max_length) - len(prefix)):
+            logits = model.next_logits(tokens).float()
+            probs = keep_top_k(torch.softmax(logits / options.temperature, -1), options.top_k)
             ix = torch.multinomial(probs, 1, generator=generator)[:, 0].masked_fill(~alive, 0)
             tokens, alive = torch.cat([tokens, ix[:, None]], 1), alive & (ix != 0)
             if not alive.any():
@@ -199,13 +210,14 @@ def todays_sampling(model, num, seed):
 def test_sampling_without_constraints_keeps_the_words_of_before(model):
     # As initialised: near-uniform logits, words of a few characters, some of them cut at the cap.
     torch.manual_seed(0)
-    model = type(model)(**{**model.hparams, "prefix": "b", "top_k": 4}).eval()
-    before = todays_sampling(model, 40, 11)
+    model = type(model)(**model.hparams).eval()
+    options = SamplingOptions(prefix="b", top_k=4, num_samples=40, seed=11)
+    before = plain_sampling(model, options)
     ended = [word for word, finished in before if finished]
     assert len(ended) >= 5
     # The first round is the words of before, in order, less some of those cut at the cap: such a word is
     # now accepted only with the boundary's probability there (exact max_length).
-    after, matched = model.sample(40, seed=11), 0
+    after, matched = model.sample(options), 0
     for word, finished in before:
         if matched < len(after) and after[matched] == word:
             matched += 1
@@ -216,15 +228,15 @@ def test_sampling_without_constraints_keeps_the_words_of_before(model):
 
 def test_the_budget_runs_out_with_the_words_found_and_the_option_to_relax():
     model = bigram()
-    (result,) = generate(model, [(5, SamplingOptions(suffix="cc", max_draws=2), 0)])
+    (result,) = generate(model, [request(5, SamplingOptions(suffix="cc", max_draws=2), 0)])
     assert result.missing == 5 - len(result.words) > 0
-    assert result.advice.startswith("relax --model.suffix (it rejected") and "--model.max_draws" in result.advice
-    never_ending = NeuralNGram([".", "a"], max_length=7)
+    assert result.advice.startswith("relax --sampling.suffix (it rejected") and "--sampling.max_draws" in result.advice
+    never_ending = NeuralNGram([".", "a"])
     with torch.no_grad():
         never_ending.W.copy_(torch.tensor([[-1e4, 1e4], [-1e4, 1e4]]))
-    (exact,) = generate(never_ending, [(3, SamplingOptions(max_length=7, max_draws=2), 0)])
-    assert exact.words == [] and exact.advice.startswith("relax --model.max_length")
-    (cut,) = generate(never_ending, [(3, SamplingOptions(max_length=7, exact=False), 0)])
+    (exact,) = generate(never_ending, [request(3, SamplingOptions(max_length=7, max_draws=2), 0)])
+    assert exact.words == [] and exact.advice.startswith("relax --sampling.max_length")
+    (cut,) = generate(never_ending, [request(3, SamplingOptions(max_length=7, exact=False), 0)])
     assert [s.word for s in cut.words] == ["aaaaaaa"] * 3
 
 
@@ -241,7 +253,7 @@ def test_the_budget_runs_out_with_the_words_found_and_the_option_to_relax():
 def test_the_beam_gives_the_most_probable_words_as_enumeration_does(model, options):
     train = {"a", "ab"}
     target = enumerate_words(model, options)
-    (result,) = generate(model, [(0, SamplingOptions(**{**vars(options), "beam": 6}), 0)], train)
+    (result,) = generate(model, [request(1, SamplingOptions(**{**vars(options), "beam": 6}), 0)], train)
     parts = [None] if options.label is None else list(options.label)
     for part in parts:
         found = [s for s in result.words if part is None or s.label == part]
@@ -256,64 +268,92 @@ def test_the_beam_gives_the_most_probable_words_as_enumeration_does(model, optio
 
 
 def test_a_beam_with_fewer_words_than_asked_says_so():
-    (result,) = generate(bigram(), [(0, SamplingOptions(beam=50, max_length=2, exclude="bc"), 0)])
-    assert [s.word for s in result.words] == ["a", "aa", ""]
-    assert result.missing == 47 and "no more words" in result.advice
+    (result,) = generate(bigram(), [request(1, SamplingOptions(beam=50, max_length=2, exclude="bc"), 0)])
+    assert [s.word for s in result.words] == ["a", "aa"]  # never the empty word: no training word is empty
+    assert result.missing == 48 and "no more words" in result.advice
+
+
+def test_the_empty_word_is_never_sampled_nor_beamed_even_where_the_model_likes_it_best():
+    model = bigram()
+    with torch.no_grad():
+        model.W[0] = torch.tensor([9.0, 0.0, 0.0, 0.0])  # after the boundary: almost surely the end
+    (sampled,) = generate(model, [request(50, SamplingOptions(max_length=3), 0)])
+    assert len(sampled.words) == 50 and all(s.word for s in sampled.words)
+    assert max(s.draws for s in sampled.words) < 20  # the start's boundary is no coin to lose: few draws
+    (beamed,) = generate(model, [request(1, SamplingOptions(beam=5), 0)])
+    assert len(beamed.words) == 5 and all(s.word for s in beamed.words)
+    assert all(s.word for s in generate(model, [request(50, SamplingOptions(exact=False), 1)])[0].words)
+
+
+def test_an_exclude_that_leaves_nothing_to_draw_is_one_line():
+    with pytest.raises(UsageError, match=r"^--sampling\.exclude 'abc' leaves no character to draw$"):
+        generate(bigram(), [request(3, SamplingOptions(exclude="abc"), 0)])
 
 
 @pytest.mark.parametrize(
     "options, message",
     [
-        (dict(label=("z",)), r"--model\.label: unknown label 'z'; the model knows x, y"),
-        (dict(min_length=5, max_length=3), r"--model\.min_length 5 is above --model\.max_length 3"),
-        (dict(suffix="ab", exclude="b"), r"--model\.suffix 'ab': 'b' is excluded by --model\.exclude"),
-        (dict(contains="c", exclude="c"), r"--model\.contains 'c': 'c' is excluded"),
-        (dict(prefix="ca", exclude="ac"), r"--model\.prefix 'ca': 'ac' is excluded"),
-        (dict(beam=0), r"--model\.beam must be at least 1"),
-        (dict(prefix="abc", max_length=3), r"--model\.prefix 'abc' leaves no room under --model\.max_length 3"),
-        (dict(suffix="aq"), r"--model\.suffix 'aq': 'q' not in the vocabulary"),
-        (dict(contains="é"), r"--model\.contains 'é': 'é' not in the vocabulary"),
-        (dict(suffix="abcab", max_length=4), r"--model\.suffix 'abcab' leaves no room"),
-        (dict(min_length=1, exclude="abc"), r"--model\.exclude 'abc' leaves no character"),
-        (dict(max_draws=0), r"--model\.max_draws must be at least 1"),
-        (dict(min_length=5), r"--model\.min_length 5 is above the longest word this model samples: 4"),
+        (dict(label=("z",)), r"--sampling\.label: unknown label 'z'; the model knows x, y"),
+        (dict(min_length=5, max_length=3), r"--sampling\.min_length 5 is above --sampling\.max_length 3"),
+        (dict(suffix="ab", exclude="b"), r"--sampling\.suffix 'ab': 'b' is excluded by --sampling\.exclude"),
+        (dict(contains="c", exclude="c"), r"--sampling\.contains 'c': 'c' is excluded"),
+        (dict(prefix="ca", exclude="ac"), r"--sampling\.prefix 'ca': 'ac' is excluded"),
+        (dict(beam=0), r"--sampling\.beam must be at least 1"),
+        (dict(prefix="abc", max_length=3), r"--sampling\.prefix 'abc' leaves no room under --sampling\.max_length 3"),
+        (dict(suffix="aq"), r"--sampling\.suffix 'aq': 'q' not in the vocabulary"),
+        (dict(contains="é"), r"--sampling\.contains 'é': 'é' not in the vocabulary"),
+        (dict(suffix="abcab", max_length=4), r"--sampling\.suffix 'abcab' leaves no room"),
+        (dict(min_length=1, exclude="abc"), r"--sampling\.exclude 'abc' leaves no character"),
+        (dict(exclude="abc"), r"--sampling\.exclude 'abc' leaves no character"),
+        (dict(max_draws=0), r"--sampling\.max_draws must be at least 1"),
+        (dict(min_length=5), r"--sampling\.min_length 5 is above the longest word this model samples: 4"),
     ],
 )
 def test_bad_options_are_refused_in_one_line_naming_the_option(options, message):
     model = labelled_gru()
     with pytest.raises(UsageError, match=message):
-        generate(model, [(1, SamplingOptions(**options), 0)])
+        generate(model, [request(1, SamplingOptions(**options), 0)])
 
 
 def test_only_new_needs_the_training_words_and_an_unlabelled_model_no_label():
-    with pytest.raises(UsageError, match=r"--model\.only_new needs the training words"):
-        generate(bigram(), [(1, SamplingOptions(only_new=True), 0)])
+    with pytest.raises(UsageError, match=r"--sampling\.only_new needs the training words"):
+        generate(bigram(), [request(1, SamplingOptions(only_new=True), 0)])
     with pytest.raises(UsageError, match="trained without labels"):
-        generate(bigram(), [(1, SamplingOptions(label=("x",)), 0)])
-    with pytest.raises(UsageError, match=r"--model\.min_length 9 is above --model\.max_length 3"):
-        NeuralNGram(TINY, min_length=9, max_length=3)
+        generate(bigram(), [request(1, SamplingOptions(label=("x",)), 0)])
+    with pytest.raises(UsageError, match=r"--sampling\.min_length 9 is above --sampling\.max_length 3"):
+        SamplingOptions(min_length=9, max_length=3).check(bigram())
 
 
 def test_predict_prints_the_constrained_words_the_draws_and_what_to_relax(tmp_path, tiny_file, capsys):
     cli_main(["fit", *tiny_args(tmp_path, tiny_file, "gru", "--trainer.max_epochs", "1")])
     ckpt = next((tmp_path / "logs").rglob("last.ckpt"))
-    args = ["predict", *tiny_args(tmp_path, tiny_file, "gru"), "--ckpt_path", str(ckpt), "--data.num_samples", "4"]
+    args = ["predict", *tiny_args(tmp_path, tiny_file, "gru"), "--ckpt_path", str(ckpt), "--sampling.num_samples", "4"]
     capsys.readouterr()
     cli_main(
-        [*args, "--model.suffix", "a", "--model.min_length", "3", "--model.exclude", "e", "--model.only_new", "true"]
+        [
+            *args,
+            "--sampling.suffix",
+            "a",
+            "--sampling.min_length",
+            "3",
+            "--sampling.exclude",
+            "e",
+            "--sampling.only_new",
+            "true",
+        ]
     )
     out, err = capsys.readouterr()
     words, train = out.splitlines(), set(WordsDataModule(path=str(tiny_file)).split_words()["train"])
     assert len(words) == 4 and all(w.endswith("a") and len(w) >= 3 and "e" not in w and w not in train for w in words)
     assert re.search(r"draws per word: \d+ \d+ \d+ \d+\n", err)
-    cli_main([*args, "--model.contains", "zz", "--model.max_draws", "2"])
+    cli_main([*args, "--sampling.contains", "zz", "--sampling.max_draws", "2"])
     out, err = capsys.readouterr()
-    assert out == "" and re.search(r"makemore-pl: 4 of 4 words missing: relax --model\.\w+ \(it rejected", err)
-    cli_main([*args, "--model.beam", "3", "--model.min_length", "2"])
+    assert out == "" and re.search(r"makemore-pl: 4 of 4 words missing: relax --sampling\.\w+ \(it rejected", err)
+    cli_main([*args, "--sampling.beam", "3", "--sampling.min_length", "2"])
     out, err = capsys.readouterr()
     assert len(out.splitlines()) == 3 and "log-probabilities, best first" in err
-    message = error_of(capsys, [*args, "--model.beam", "0"])
-    assert message == "makemore-pl: error: --model.beam must be at least 1 (or null to sample), got 0"
+    message = error_of(capsys, [*args, "--sampling.beam", "0"])
+    assert message == "makemore-pl: error: --sampling.beam must be at least 1 (or null to sample), got 0"
 
 
 @pytest.mark.parametrize("name", ["counts", "gru"])
@@ -323,17 +363,17 @@ def test_predict_samples_each_label_asked_for_or_from_the_prior_through_the_cli(
     args = tiny_args(tmp_path, path, name, "--data.labelled", "true")
     cli_main(["fit", *args, "--trainer.max_epochs", "1"])
     ckpt = next((tmp_path / "logs").rglob("last.ckpt"))
-    predict = ["predict", *args, "--ckpt_path", str(ckpt), "--data.num_samples", "3"]
+    predict = ["predict", *args, "--ckpt_path", str(ckpt), "--sampling.num_samples", "3"]
     capsys.readouterr()
-    cli_main([*predict, "--model.label", "[b,a]", "--model.min_length", "2"])
+    cli_main([*predict, "--sampling.label", "[b,a]", "--sampling.min_length", "2"])
     lines = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
     assert [label for _, label in lines] == ["b"] * 3 + ["a"] * 3 and all(len(word) >= 2 for word, _ in lines)
     cli_main(predict)  # each word's label drawn from the training split's prior
     lines = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
     assert len(lines) == 3 and all(label in ("a", "b") for _, label in lines)
-    cli_main([*predict, "--model.beam", "2", "--model.label", "a", "--model.suffix", "a"])
+    cli_main([*predict, "--sampling.beam", "2", "--sampling.label", "a", "--sampling.suffix", "a"])
     lines = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
     assert len(lines) == 2 and all(word.endswith("a") and label == "a" for word, label in lines)
-    assert "--model.label: unknown label 'c'; the model knows a, b" in error_of(
-        capsys, [*predict, "--model.label", "c"]
+    assert "--sampling.label: unknown label 'c'; the model knows a, b" in error_of(
+        capsys, [*predict, "--sampling.label", "c"]
     )

@@ -10,7 +10,7 @@ from conftest import REPO, SERIES, tiny_args
 from helpers import PAIRS, error_of, run_dir
 
 from makemore_pl import checkpoints
-from makemore_pl.cli import MakemoreCLI, run_cli
+from makemore_pl.cli import MakemoreCLI, cli_main, run_cli
 from makemore_pl.data.batches import EvalBatches, FullBatch, MiniBatches, WordBatches
 from makemore_pl.data.datamodule import WordsDataModule
 from makemore_pl.data.vocab import Vocabulary
@@ -252,9 +252,25 @@ def test_a_checkpoint_meets_other_labels_in_one_line_and_predicts_alone(tmp_path
     unlabelled = ["test", *tiny_args(tmp_path, plain, "gru"), "--ckpt_path", str(ckpt), "--data.labelled", "false"]
     assert "checkpoint labels a, b; data no labels" in error_of(capsys, unlabelled)
     labelled_file.unlink()  # the words file gone: the checkpoint knows the labels
-    run_cli(MakemoreCLI, ["predict", "--ckpt_path", str(ckpt), "--data.num_samples", "3"])
+    run_cli(MakemoreCLI, ["predict", "--ckpt_path", str(ckpt), "--sampling.num_samples", "3"])
     assert len(capsys.readouterr().out.splitlines()) == 3
     assert checkpoints.load_model(ckpt).labels == ["a", "b"]
+    # score --label: p(word | label), each label's own figures; the posterior stays the word's.
+    model = checkpoints.load_model(ckpt)
+    scored = {}
+    for label in (None, "a", "b"):
+        cli_main(["score", "--ckpt_path", str(ckpt), "--words", "emma,ava", *(["--label", label] if label else [])])
+        scored[label] = [line.split("\t") for line in capsys.readouterr().out.splitlines()[1:]]
+    for row, word in enumerate(["emma", "ava"]):
+        by_label = model.word_log_likelihoods(*model.vocabulary.encode_padded([word], len(word) + 1))[0]
+        for i, label in enumerate("ab"):
+            assert float(scored[label][row][1]) == pytest.approx(-by_label[i].item(), abs=1e-3)
+            assert scored[label][row][-3:] == scored[None][row][-3:]  # label, p(a), p(b)
+        mixture = -torch.logsumexp(by_label + model.label_prior.log(), 0).item()
+        assert float(scored[None][row][1]) == pytest.approx(mixture, abs=1e-3)
+    with pytest.raises(SystemExit):
+        cli_main(["score", "--ckpt_path", str(ckpt), "--words", "emma", "--label", "c"])
+    assert capsys.readouterr().err == "makemore-pl score: error: --label: unknown label 'c'; the model knows a, b\n"
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ from makemore_pl.data.datamodule import WordsDataModule
 from makemore_pl.data.records import Batch
 from makemore_pl.errors import UsageError
 from makemore_pl.models.neural import NeuralNGram
-from makemore_pl.models.sampling import sample_words_parallel
+from makemore_pl.sampling.table import sample_words_parallel
 
 
 @pytest.fixture
@@ -83,28 +83,28 @@ def test_mini_batch_loss_and_gradient_are_the_plain_ones(setup, count):
 
 def test_sampling_is_reproducible_and_honours_the_seed(setup):
     _, model = setup
-    assert model.sample(10, seed=3) == model.sample(10, seed=3)
-    assert model.sample(10, seed=3) != model.sample(10, seed=4)
-    assert all(set(w) <= set(model.itos[1:]) for w in model.sample(10, seed=3))
+    assert model.sample(num_samples=10, seed=3) == model.sample(num_samples=10, seed=3)
+    assert model.sample(num_samples=10, seed=3) != model.sample(num_samples=10, seed=4)
+    assert all(set(w) <= set(model.itos[1:]) for w in model.sample(num_samples=10, seed=3))
 
 
 def test_temperature_sharpens_sampling():
     # After the boundary 'a' is a little likelier than 'b'; after a letter, the boundary is.
     w = torch.tensor([[-9.0, 1.0, 0.5], [1.0, 0.5, 0.5], [1.0, 0.5, 0.5]])
-    warm, cold = NeuralNGram([".", "a", "b"]), NeuralNGram([".", "a", "b"], temperature=0.05)
+    model = NeuralNGram([".", "a", "b"])
     with torch.no_grad():
-        warm.W.copy_(w)
-        cold.W.copy_(w)
+        model.W.copy_(w)
     # Near zero temperature every draw is the most likely next character.
-    assert cold.sample(50, seed=0) == ["a"] * 50
-    assert len(set(warm.sample(50, seed=0))) > 3
+    assert model.sample(temperature=0.05, num_samples=50, seed=0) == ["a"] * 50
+    assert len(set(model.sample(num_samples=50, seed=0))) > 3
 
 
 def test_sampling_stops_at_the_length_cap():
-    model = NeuralNGram([".", "a"], max_length=7, exact=False)  # exact sampling draws no word of these
+    model = NeuralNGram([".", "a"])
     with torch.no_grad():
         model.W.copy_(torch.tensor([[-1e4, 1e4], [-1e4, 1e4]]))  # never draws the boundary
-    assert model.sample(3, seed=0) == ["aaaaaaa"] * 3
+    # exact false: exact sampling draws no word of these
+    assert model.sample(max_length=7, exact=False, num_samples=3, seed=0) == ["aaaaaaa"] * 3
     parallel = sample_words_parallel(model.probs_table(), model.itos, 1, 3, torch.Generator().manual_seed(0), 7)
     assert parallel == ["aaaaaaa"] * 3
 
@@ -113,10 +113,10 @@ def test_sampling_stops_at_the_length_cap():
 def test_parallel_sampling_draws_from_the_same_distribution(tiny_file, context):
     dm = WordsDataModule(path=str(tiny_file), context=context)
     # exact false: both cut a word at the cap (exact sampling would not draw the words that reach it).
-    model = NeuralNGram(dm.vocab, context=context, exact=False)
+    model = NeuralNGram(dm.vocab, context=context)
     generator = torch.Generator().manual_seed(0)
     parallel = sample_words_parallel(model.probs_table(), model.itos, context, 4000, generator, 50)
-    sequential = model.sample(4000, seed=1)
+    sequential = model.sample(exact=False, num_samples=4000, seed=1)
     # Same model, same distribution: the mean word length and the first-letter frequencies agree.
     mean_length = [sum(map(len, words)) / len(words) for words in (parallel, sequential)]
     assert abs(mean_length[0] - mean_length[1]) < 0.1 * mean_length[1]
@@ -138,14 +138,22 @@ def test_a_checkpoint_of_another_vocabulary_is_refused(setup):
         other.on_load_checkpoint(ckpt)
 
 
+def test_bad_model_options_name_the_option():
+    with pytest.raises(UsageError, match=r"--model\.l2"):
+        NeuralNGram([".", "a"], l2=-1.0)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [
-        ({"l2": -1.0}, "--model.l2"),
-        ({"temperature": 0.0}, "--model.temperature"),
-        ({"max_length": 0}, "--model.max_length"),
-    ],
+    [({"temperature": 0.0}, "--sampling.temperature"), ({"max_length": 0}, "--sampling.max_length")],
 )
-def test_bad_model_options_name_the_option(kwargs, message):
+def test_bad_sampling_options_name_the_option(kwargs, message):
     with pytest.raises(UsageError, match=message):
-        NeuralNGram([".", "a"], **kwargs)
+        NeuralNGram([".", "a"]).sample(**kwargs)
+
+
+def test_the_checkpoint_holds_no_sampling_option():
+    from makemore_pl.sampling.options import SamplingOptions
+
+    model = NeuralNGram([".", "a"])
+    assert not set(model.hparams) & {*SamplingOptions.__dataclass_fields__, "sample_seed"}

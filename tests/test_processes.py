@@ -82,7 +82,7 @@ def test_two_processes_train_the_default_config_like_one(tmp_path, names_file):
 
     ckpt = double / "checkpoints" / "last.ckpt"
     predict = ["predict", *fit_args(tmp_path, names_file), "--trainer.accelerator", "cpu", "--ckpt_path", str(ckpt)]
-    predict += ["--trainer.strategy", "ddp_spawn", "--trainer.devices", "2", "--data.num_samples", "9"]
+    predict += ["--trainer.strategy", "ddp_spawn", "--trainer.devices", "2", "--sampling.num_samples", "9"]
     result = subprocess.run(command(*predict), capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr[-2000:]
     words = result.stdout.split()

@@ -58,12 +58,17 @@ def test_too_few_words_for_the_split(tmp_path, capsys):
         ("--data.context", "0", "--data.context"),
         ("--data.val_fraction", "-0.1", "--data.val_fraction"),
         ("--data.test_fraction", "0.95", "--data.val_fraction + --data.test_fraction"),
-        ("--data.num_samples", "0", "--data.num_samples"),
-        ("--model.temperature", "0", "--model.temperature"),
     ],
 )
 def test_invalid_options_name_the_option(tmp_path, tiny_file, capsys, option, value, named):
     assert named in error_of(capsys, fit(tmp_path, tiny_file, option, value))
+
+
+@pytest.mark.parametrize(("option", "value"), [("--sampling.num_samples", "0"), ("--sampling.temperature", "0")])
+def test_invalid_sampling_options_name_the_option_when_predict_samples(tmp_path, tiny_file, capsys, option, value):
+    assert error_of(capsys, ["predict", *fit_args(tmp_path, tiny_file), option, value]).startswith(
+        f"makemore-pl: error: {option} must be"
+    )
 
 
 def test_negative_smoothing_names_the_option(tmp_path, tiny_file, capsys):

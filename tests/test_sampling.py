@@ -10,45 +10,44 @@ from makemore_pl.cli import cli_main
 from makemore_pl.data.vocab import Vocabulary
 from makemore_pl.errors import UsageError
 from makemore_pl.models import GRU, CountNGram, NeuralNGram, Transformer
+from makemore_pl.sampling.options import SamplingOptions
 
 NETWORKS = {**WINDOW_MODELS, **SEQUENCE_MODELS}
 NGRAMS = {"neural": NeuralNGram, "counts": CountNGram}
 
 
-def network(name, **options):
-    """A tiny model of the family ``name``, with its sampling options replaced."""
+def network(name):
+    """A tiny model of the family ``name``."""
     model = NETWORKS[name]()
-    return type(model)(**{**model.hparams, **options})
+    return type(model)(**model.hparams)
 
 
-def steps(model, word):
+def steps(model, word, options):
     """Each draw that made ``word``: the tokens before it and the token drawn (the boundary last, if drawn)."""
     ids = [0, *model.vocabulary.encode(word)]
-    drawn = ids[1:] + ([0] if len(word) < model.sample_length else [])
+    drawn = ids[1:] + ([0] if len(word) < model.longest_sample(options.max_length) else [])
     return [(ids[: i + 1], token) for i, token in enumerate(drawn)]
 
 
 @pytest.mark.parametrize("name", NETWORKS)
 def test_the_seed_repeats_the_words_and_another_seed_changes_them(name):
     model = network(name)
-    words = model.sample(30, seed=3)
+    words = model.sample(num_samples=30, seed=3)
     assert len(words) == 30 and all(set(w) <= set(VOCAB[1:]) for w in words)
-    assert model.sample(30, seed=3) == words
-    assert model.sample(30, seed=4) != words
+    assert model.sample(num_samples=30, seed=3) == words
+    assert model.sample(num_samples=30, seed=4) != words
     assert model.training  # sampling left the model's mode as it was
 
 
 @pytest.mark.parametrize("name", NETWORKS)
 def test_top_k_draws_only_among_the_k_most_likely_next_characters(name):
-    model = network(name, top_k=2, max_length=6)
-    plain = network(name, max_length=6)
-    plain.load_state_dict(model.state_dict())
+    model = network(name)
     outside = 0
-    for sampler, limited in ((model, True), (plain, False)):
-        for word in sampler.sample(20, seed=0):
-            for before, token in steps(sampler, word):
-                with sampler.evaluating():
-                    top = sampler.next_logits(torch.tensor([before])).topk(2).indices[0].tolist()
+    for options, limited in ((SamplingOptions(top_k=2, max_length=6), True), (SamplingOptions(max_length=6), False)):
+        for word in model.sample(options, num_samples=20, seed=0):
+            for before, token in steps(model, word, options):
+                with model.evaluating():
+                    top = model.next_logits(torch.tensor([before])).topk(2).indices[0].tolist()
                 assert not limited or token in top, (word, before, token, top)
                 outside += token not in top
     assert outside > 0, "without top_k, the same model draws outside its top 2"
@@ -56,8 +55,8 @@ def test_top_k_draws_only_among_the_k_most_likely_next_characters(name):
 
 @pytest.mark.parametrize("name", NETWORKS)
 def test_every_word_starts_with_the_prefix_and_respects_max_length(name):
-    model = network(name, prefix="cab", max_length=5)
-    words = model.sample(30, seed=1)
+    model = network(name)
+    words = model.sample(SamplingOptions(prefix="cab", max_length=5), num_samples=30, seed=1)
     assert all(w.startswith("cab") and len(w) <= 5 for w in words)
     assert any(len(w) == 5 for w in words) and len(set(words)) > 3
 
@@ -75,38 +74,52 @@ def never_ending(model):
 @pytest.mark.parametrize("name", NETWORKS)
 def test_masked_sampling_cuts_words_at_the_length_cap_if_not_before(name, max_length):
     # exact false: the boundary forced at the cap is accepted (exact sampling never draws these words).
-    model = never_ending(network(name, max_length=max_length, prefix="e", exact=False))
+    model = never_ending(network(name))
     # A window model reads any length; a sequence model has positions for block_size - 1 characters only.
     cap = max_length if model.layout == "windows" else min(max_length, model.block_size - 1)
-    assert model.sample_length == cap
-    words = model.sample(5, seed=0)
+    assert model.longest_sample(max_length) == cap
+    words = model.sample(SamplingOptions(max_length=max_length, prefix="e", exact=False), num_samples=5, seed=0)
     assert len(words) == 5 and all(len(w) == cap and w.startswith("e") for w in words)
 
 
 @pytest.mark.parametrize("factory", [GRU, Transformer], ids=["gru", "transformer"])
 def test_a_prefix_longer_than_the_longest_word_is_refused(factory):
     sizes = {"embedding": 2, "hidden": 2} if factory is GRU else {"width": 2, "layers": 1, "heads": 1}
-    assert factory(VOCAB, block_size=5, prefix="abc", **sizes).sample(2, seed=0)[0].startswith("abc")
-    with pytest.raises(UsageError, match=r"--model\.prefix 'abcd'"):
-        factory(VOCAB, block_size=5, prefix="abcd", **sizes)
+    model = factory(VOCAB, block_size=5, **sizes)
+    assert model.sample(prefix="abc", num_samples=2, seed=0)[0].startswith("abc")
+    with pytest.raises(UsageError, match=r"--sampling\.prefix 'abcd'"):
+        model.sample(prefix="abcd")
 
 
 @pytest.mark.parametrize("name", ["neural", "counts", *NETWORKS])
 def test_unknown_prefix_characters_are_refused_naming_the_option(name):
-    with pytest.raises(UsageError, match=r"--model\.prefix 'az': 'z' not in the vocabulary"):
-        NGRAMS[name](VOCAB, prefix="az") if name in NGRAMS else network(name, prefix="az")
+    model = NGRAMS[name](VOCAB) if name in NGRAMS else network(name)
+    with pytest.raises(UsageError, match=r"--sampling\.prefix 'az': 'z' not in the vocabulary"):
+        model.sample(prefix="az")
 
 
 def test_predict_samples_with_its_own_options_and_refuses_an_unknown_prefix_in_one_line(tmp_path, tiny_file, capsys):
     cli_main(["fit", *tiny_args(tmp_path, tiny_file, "gru", "--trainer.max_epochs", "1")])
     ckpt = next((tmp_path / "logs").rglob("last.ckpt"))
     args = ["predict", *tiny_args(tmp_path, tiny_file, "gru"), "--ckpt_path", str(ckpt)]
-    message = error_of(capsys, [*args, "--model.prefix", "aq"])
-    assert "--model.prefix 'aq'" in message and "'q' not in the vocabulary" in message
+    message = error_of(capsys, [*args, "--sampling.prefix", "aq"])
+    assert "--sampling.prefix 'aq'" in message and "'q' not in the vocabulary" in message
     capsys.readouterr()
     # The sampling options of this command, not the checkpoint's (trained with prefix "", top_k null).
     # exact false: the greedy word may run to the cap, where exact sampling would not accept it.
-    cli_main([*args, "--model.prefix", "el", "--model.top_k", "1", "--data.num_samples", "6", "--model.exact", "false"])
+    cli_main(
+        [
+            *args,
+            "--sampling.prefix",
+            "el",
+            "--sampling.top_k",
+            "1",
+            "--sampling.num_samples",
+            "6",
+            "--sampling.exact",
+            "false",
+        ]
+    )
     words = capsys.readouterr().out.splitlines()
     assert len(words) == 6 and len(set(words)) == 1 and words[0].startswith("el")  # top_k 1: the likeliest word
 
@@ -132,36 +145,37 @@ def lecture_loop(probs, itos, num, seed):
 def test_an_ngram_samples_exactly_as_the_lectures_loop(tiny_file):
     words = tiny_file.read_text().split()
     itos = Vocabulary.from_words(words).itos
-    model = CountNGram(itos, max_length=10_000)  # the lecture's loop has no length cap
+    model = CountNGram(itos)
     model.counts.copy_(fit_counts(itos, 1, words).counts)
-    assert model.sample(25, seed=7) == lecture_loop(model.probs_table(), model.itos, 25, 7)
+    # The lecture's loop has no length cap.
+    assert model.sample(max_length=10_000, num_samples=25, seed=7) == lecture_loop(model.probs_table(), itos, 25, 7)
 
 
-def controlled_ngram(context, **options):
+def controlled_ngram(context):
     """A trigram or bigram over 'abcde' whose every row ranks the characters differently, none negligible."""
-    model = NeuralNGram(VOCAB, context=context, init_seed=0, **options)
+    model = NeuralNGram(VOCAB, context=context, init_seed=0)
     with torch.no_grad():
         model.W.copy_(torch.randn(model.W.shape, generator=torch.Generator().manual_seed(1)) * 0.5)
         model.W[:, 0] -= 1.0  # words of a few characters
     return model
 
 
-def ngram_steps(model, word):
+def ngram_steps(model, word, options):
     ids = [0] * model.context + model.vocabulary.encode(word)
-    drawn = ids[model.context :] + ([0] if len(word) < model.max_length else [])
+    drawn = ids[model.context :] + ([0] if len(word) < options.max_length else [])
     return [(model.rows(torch.tensor([ids[i : i + model.context]])).item(), t) for i, t in enumerate(drawn)]
 
 
 @pytest.mark.parametrize("context", [1, 2])
 def test_an_ngram_keeps_the_prefix_and_draws_only_its_top_k(context):
-    model = controlled_ngram(context, top_k=2, prefix="db", max_length=8)
-    plain = controlled_ngram(context, max_length=8)
+    model = controlled_ngram(context)
     probs = model.probs_table()
     outside = 0
-    for sampler, limited in ((model, True), (plain, False)):
-        for word in sampler.sample(60, seed=2):
+    limits = SamplingOptions(top_k=2, prefix="db", max_length=8)
+    for options, limited in ((limits, True), (SamplingOptions(max_length=8), False)):
+        for word in model.sample(options, num_samples=60, seed=2):
             assert not limited or (word.startswith("db") and len(word) <= 8)
-            transitions = ngram_steps(sampler, word)[2 if limited else 0 :]  # the prefix was given, not drawn
+            transitions = ngram_steps(model, word, options)[2 if limited else 0 :]  # the prefix was given, not drawn
             for row, token in transitions:
                 top = probs[row].topk(2).indices.tolist()
                 assert not limited or token in top, (word, row, token, top)
@@ -171,11 +185,10 @@ def test_an_ngram_keeps_the_prefix_and_draws_only_its_top_k(context):
 
 def test_the_ngram_sampler_slides_its_window_over_the_prefix():
     # A trigram over '.ab' whose rows say: after '.a' comes 'b', after 'ab' or 'aa' the end.
-    model = NeuralNGram([".", "a", "b"], context=2, max_length=10)
+    model = NeuralNGram([".", "a", "b"], context=2)
     with torch.no_grad():
         model.W.zero_()
         model.W[0 * 3 + 1] = torch.tensor([-1e4, -1e4, 0.0])
         model.W[1 * 3 + 2] = model.W[1 * 3 + 1] = torch.tensor([0.0, -1e4, -1e4])
     for prefix, word in (("a", "ab"), ("aa", "aa")):
-        model.prefix = prefix
-        assert model.sample(5, seed=0) == [word] * 5
+        assert model.sample(prefix=prefix, max_length=10, num_samples=5, seed=0) == [word] * 5

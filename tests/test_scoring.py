@@ -11,7 +11,7 @@ from helpers import every_family, randomised
 from makemore_pl import checkpoints
 from makemore_pl.cli import cli_main
 from makemore_pl.errors import UsageError
-from makemore_pl.scoring import score_words
+from makemore_pl.scoring.words import score_words
 
 WORDS = ["abba", "c", "", "dadca", "ba"]  # "" is the end alone: one prediction
 
@@ -64,6 +64,19 @@ def test_a_labelled_model_gives_bayes_posterior_and_the_mixtures_nll(model):
             assert score.label == "xyz"[int(posterior.argmax())]
             assert score.nll == pytest.approx(-torch.logsumexp(joint, 0).item(), abs=1e-4)
             assert sum(score.surprisal) == pytest.approx(score.nll, abs=1e-4)  # the mixture's chain rule
+
+
+@pytest.mark.parametrize("model", every_family(labels=["x", "y", "z"])[:4], ids=lambda m: type(m).__name__)
+def test_a_chosen_label_scores_the_word_given_that_label(model):
+    model = randomised(model)
+    with torch.no_grad():
+        for score in score_words(model, WORDS, per_char=True, label="y"):
+            expected = by_hand(model, score.word, 1)
+            assert score.surprisal == pytest.approx(expected, abs=1e-4)
+            assert score.nll == pytest.approx(sum(expected), abs=1e-4)
+            assert sum(score.posterior.values()) == pytest.approx(1.0, abs=1e-6)
+    with pytest.raises(UsageError, match=r"^--label: unknown label 'w'; the model knows x, y, z$"):
+        score_words(model, WORDS, label="w")
 
 
 def test_words_the_model_cannot_score_are_refused_naming_word_position_and_character():

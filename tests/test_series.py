@@ -54,7 +54,7 @@ def test_every_config_fits_on_odd_words_then_tests_and_predicts_from_its_checkpo
     assert 0 < nll < 2 * math.log(len(data.vocab))
 
     capsys.readouterr()
-    cli_main(["predict", *tiny_args(tmp_path, path, name), "--ckpt_path", str(ckpt), "--data.num_samples", "6"])
+    cli_main(["predict", *tiny_args(tmp_path, path, name), "--ckpt_path", str(ckpt), "--sampling.num_samples", "6"])
     words = printed_words(capsys)
     assert len(words) == 6 and all(set(w) <= set(data.vocab[1:]) for w in words)
     assert len(set(words)) > 1
@@ -62,7 +62,7 @@ def test_every_config_fits_on_odd_words_then_tests_and_predicts_from_its_checkpo
     # The checkpoint alone rebuilds the model, on the CPU, and samples the same words.
     model = model_class.load_from_checkpoint(ckpt, weights_only=True, map_location="cpu")
     assert model.itos == data.vocab and model.device.type == "cpu"
-    assert model.sample(6) == words
+    assert model.sample(num_samples=6) == words
 
 
 @pytest.mark.parametrize("name", SERIES)
@@ -96,7 +96,7 @@ def test_every_model_trains_on_one_character_words_one_in_each_split(tmp_path, n
     ckpt = fit(tmp_path, path, name) / "checkpoints" / "last.ckpt"
     saved = torch.load(ckpt, weights_only=True)
     capsys.readouterr()
-    cli_main(["predict", *tiny_args(tmp_path, path, name), "--ckpt_path", str(ckpt), "--data.num_samples", "4"])
+    cli_main(["predict", *tiny_args(tmp_path, path, name), "--ckpt_path", str(ckpt), "--sampling.num_samples", "4"])
     words = printed_words(capsys)
     assert len(words) == 4 and all(set(w) <= set("abc") for w in words)
     if "block_size" in saved["hyper_parameters"]:  # a sequence model samples words as long as the data's
@@ -152,9 +152,6 @@ def test_batchnorm_models_never_get_a_batch_of_one_window(tmp_path, tiny_file, n
         ("gru", "--model.hidden", "0", "--model.hidden"),
         ("bow", "--model.width", "0", "--model.width"),
         ("mlp", "--model.embedding", "0", "--model.embedding"),
-        ("lstm", "--model.top_k", "0", "--model.top_k"),
-        ("rnn", "--model.max_length", "0", "--model.max_length"),
-        ("transformer", "--model.prefix", "elizabethh", "--model.prefix"),  # longer than the longest word
     ],
 )
 def test_bad_series_options_are_refused_in_one_line_naming_the_option(
@@ -162,3 +159,23 @@ def test_bad_series_options_are_refused_in_one_line_naming_the_option(
 ):
     assert named in error_of(capsys, ["fit", *tiny_args(tmp_path, tiny_file, name, option, value)])
     assert not list(tmp_path.rglob("*.ckpt"))
+
+
+@pytest.mark.parametrize(
+    ("name", "option", "value"),
+    [
+        ("lstm", "--sampling.top_k", "0"),
+        ("rnn", "--sampling.max_length", "0"),
+        ("transformer", "--sampling.prefix", "elizabethh"),  # longer than the longest word
+    ],
+)
+def test_bad_sampling_options_are_refused_by_predict_in_one_line_naming_the_option(
+    tmp_path, tiny_file, capsys, name, option, value
+):
+    message = error_of(capsys, ["predict", *tiny_args(tmp_path, tiny_file, name, option, value)])
+    assert message.startswith(f"makemore-pl: error: {option}") and "\n" not in message
+
+
+def test_a_sampling_option_that_does_not_fit_the_model_never_fails_a_fit(tmp_path, tiny_file, capsys):
+    cli_main(["fit", *tiny_args(tmp_path, tiny_file, "gru", "--sampling.prefix", "elizabethh")])
+    assert list(tmp_path.rglob("last.ckpt"))

@@ -91,7 +91,15 @@ def test_two_processes_train_a_sequence_model_with_synced_metrics_and_write_once
     assert val[-1] == pytest.approx(whole, rel=1e-5)
 
     ckpt = str(run / "checkpoints" / "last.ckpt")
-    predict = ["predict", *tiny_args(tmp_path, tiny_file, "gru"), *ddp, "--data.num_samples", "7", "--ckpt_path", ckpt]
+    predict = [
+        "predict",
+        *tiny_args(tmp_path, tiny_file, "gru"),
+        *ddp,
+        "--sampling.num_samples",
+        "7",
+        "--ckpt_path",
+        ckpt,
+    ]
     result = subprocess.run(command(*predict), capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr[-3000:]
     words = result.stdout.removesuffix("\n").split("\n")

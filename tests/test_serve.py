@@ -8,6 +8,7 @@ import threading
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import fields
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -25,6 +26,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from makemore_pl.checkpoints import load_model, training_words
 from makemore_pl.cli import cli_main
 from makemore_pl.data.datamodule import WordsDataModule
+from makemore_pl.sampling.options import SamplingOptions
 from makemore_pl.serve.apis import SampleAPI, ScoreAPI
 from makemore_pl.serve.errors import JsonErrors, answer_errors_as_json
 from makemore_pl.serve.process import free_port, healthy, serving
@@ -85,13 +87,13 @@ def sample(url: str, **body) -> list[str]:
 
 
 def test_the_api_samples_what_predict_prints_for_the_same_seed_and_marks_the_training_words(server, ckpt, capsys):
-    options = {"sample_seed": 7, "temperature": 0.8, "top_k": 6, "prefix": "a"}
+    options = {"seed": 7, "temperature": 0.8, "top_k": 6, "prefix": "a"}
     status, answer = call(server, "/sample", {"num_samples": 12, **options})
     assert status == 200, answer
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(ckpt.parent)
         flags = [arg for key, value in options.items() for arg in (f"--model.{key}", str(value))]
-        cli_main(["predict", "--ckpt_path", str(ckpt), "--data.num_samples", "12", *flags])
+        cli_main(["predict", "--ckpt_path", str(ckpt), "--sampling.num_samples", "12", *flags])
     words = [w["word"] for w in answer["words"]]
     # A labelled model's predict prints each word's label beside it, drawn from the training prior.
     assert [f"{w['word']}\t{w['label']}" for w in answer["words"]] == printed_words(capsys)
@@ -100,7 +102,7 @@ def test_the_api_samples_what_predict_prints_for_the_same_seed_and_marks_the_tra
     assert [w["mark"] for w in answer["words"]] == ["train" if w in train_words else "new" for w in words]
     assert all(w["log_prob"] < 0 for w in answer["words"])
     # The model's own seed when none is given, as for predict.
-    assert sample(server, num_samples=12, **{**options, "sample_seed": None}) != words
+    assert sample(server, num_samples=12, **{**options, "seed": None}) != words
     assert sample(server, num_samples=12, **options) == words
 
 
@@ -151,6 +153,8 @@ def test_info_and_health_describe_the_checkpoint(server, ckpt):
     (best,) = [s["best_model_score"] for s in saved["callbacks"].values() if "best_model_score" in s and s["monitor"]]
     assert described["training"]["best_val_nll"] == pytest.approx(float(best), abs=1e-4)
     assert str(ckpt.parent) not in json.dumps(info)  # the checkpoint's name only, never where it lies
+    options = {f.name: f.default for f in fields(SamplingOptions)}
+    assert described["defaults"] == options and list(described["options"]) == list(options)
     assert healthy(server)
 
 
@@ -192,7 +196,7 @@ BAD_SCORES = [({"words": ["emXma"]}, "words"), ({"words": []}, "words"), ({"word
 
 def test_bad_requests_get_one_line_naming_the_field_while_good_ones_beside_them_get_their_words(server):
     seeds = range(12)
-    alone = {seed: sample(server, num_samples=5, sample_seed=seed) for seed in seeds}
+    alone = {seed: sample(server, num_samples=5, seed=seed) for seed in seeds}
     assert len({tuple(words) for words in alone.values()}) > 1
 
     health, stop = [], threading.Event()
@@ -203,7 +207,7 @@ def test_bad_requests_get_one_line_naming_the_field_while_good_ones_beside_them_
             stop.wait(0.05)
 
     def good(seed: int) -> bool:
-        return sample(server, num_samples=5, sample_seed=seed) == alone[seed]
+        return sample(server, num_samples=5, seed=seed) == alone[seed]
 
     def bad(case) -> tuple[int, object]:
         (body, named), path = case
@@ -228,7 +232,7 @@ def test_bad_requests_get_one_line_naming_the_field_while_good_ones_beside_them_
         stop.set()
         watcher.join()
     assert health and all(health)
-    assert sample(server, num_samples=5, sample_seed=3) == alone[3]  # and it is still up
+    assert sample(server, num_samples=5, seed=3) == alone[3]  # and it is still up
 
 
 def answer(url: str, method: str = "GET") -> tuple[int, str, object]:
@@ -299,12 +303,12 @@ def test_the_page_samples_marked_names_and_colours_each_character_of_a_scored_na
     wait = WebDriverWait(browser, 30)
     browser.get(f"{server}/ui/")
     wait.until(lambda b: "NeuralNGram" in b.find_element(By.ID, "model").text)
-    for field, value in (("num_samples", "6"), ("sample_seed", "5"), ("prefix", "e")):
+    for field, value in (("num_samples", "6"), ("seed", "5"), ("prefix", "e")):
         browser.find_element(By.ID, field).clear()
         browser.find_element(By.ID, field).send_keys(value)
     browser.find_element(By.ID, "sample-button").click()
     wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#words li")) == 6)
-    _, expected = call(server, "/sample", {"num_samples": 6, "sample_seed": 5, "prefix": "e", "temperature": 1.0})
+    _, expected = call(server, "/sample", {"num_samples": 6, "seed": 5, "prefix": "e", "temperature": 1.0})
     items = browser.find_elements(By.CSS_SELECTOR, "#words li")
     assert [item.get_attribute("data-word") for item in items] == [w["word"] for w in expected["words"]]
     assert [item.find_element(By.CSS_SELECTOR, ".mark").text for item in items] == [
@@ -348,7 +352,7 @@ def test_every_model_is_served_from_its_checkpoint_alone(tmp_path, name):
     sampler, scorer = SampleAPI(str(ckpt)), ScoreAPI(str(ckpt))
     sampler.setup("cpu")
     scorer.setup("cpu")
-    requests = [SampleRequest(num_samples=3, sample_seed=seed, temperature=0.9) for seed in (1, 2, 1)]
+    requests = [SampleRequest(num_samples=3, seed=seed, temperature=0.9) for seed in (1, 2, 1)]
     requests.append(SampleRequest(prefix="Q"))
     answers = [sampler.encode_response(r) for r in sampler.predict([sampler.decode_request(r) for r in requests])]
     words = [[w["word"] for w in answer["words"]] for answer in answers[:3]]

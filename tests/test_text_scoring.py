@@ -4,11 +4,11 @@ import math
 
 import pytest
 import torch
+from makemore_pl.models.decoding import last_window
 from test_text_decoding import TEXT_VOCAB, randomised
 
 from makemore_pl.errors import UsageError
 from makemore_pl.models import GRU, MLP, CountNGram, Transformer
-from makemore_pl.models.decoding import last_window
 from makemore_pl.models.network import SequenceModel
 from makemore_pl.text_scoring import character_nlls, score_text, score_text_file
 

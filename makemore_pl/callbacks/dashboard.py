@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,14 +13,16 @@ from lightning.pytorch.callbacks import Callback
 
 from makemore_pl.data.batches import FullBatch
 from makemore_pl.data.vocab import Vocabulary
-from makemore_pl.generate import SamplingOptions, generate
+from makemore_pl.errors import UsageError
 from makemore_pl.models.base import LanguageModel
 from makemore_pl.models.counts import CountNGram
 from makemore_pl.models.ngram import NGramModel
-from makemore_pl.models.sampling import sample_words_parallel
 from makemore_pl.plots.embeddings import log_embeddings
 from makemore_pl.plots.figures import TableFigure, save_png
 from makemore_pl.plots.tensorboard import tensorboard_writer
+from makemore_pl.sampling.exact import generate
+from makemore_pl.sampling.options import SamplingOptions
+from makemore_pl.sampling.table import sample_words_parallel
 
 SMOOTHING_GRID = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 
@@ -73,6 +76,8 @@ class Dashboard(Callback):
         if every_n_epochs < 1:
             raise ValueError(f"every_n_epochs must be at least 1, got {every_n_epochs}")
         self.every_n_epochs, self.num_samples = every_n_epochs, num_samples
+        # The command's --sampling options (cli.MakemoreCLI sets them), checked when first used.
+        self.sampling, self._checked = SamplingOptions(), False
         self.counts_heatmap, self.probabilities, self.samples, self.optimum = (
             counts_heatmap,
             probabilities,
@@ -96,7 +101,7 @@ class Dashboard(Callback):
         return image
 
     def _draw_probabilities(self, trainer: L.Trainer, pl_module: LanguageModel, **kwargs) -> np.ndarray | None:
-        probs, rows = pl_module.start_probabilities()
+        probs, rows = pl_module.start_probabilities(self.sampling.temperature)
         if not torch.isfinite(probs).all():
             return None  # a diverged model has nothing to show; FiniteLossGuard stops the run
         if isinstance(pl_module, NGramModel):
@@ -148,22 +153,35 @@ class Dashboard(Callback):
             ]
             writer.add_text("samples", "```\n" + "\n".join(lines) + "\n```", step)
 
+    def _options(self, pl_module: LanguageModel) -> SamplingOptions:
+        """The --sampling options for ``num_samples`` words; options that do not fit the model warn once, and
+        the defaults sample instead: sampling options never fail a fit."""
+        if not self._checked:
+            self._checked = True
+            try:
+                self.sampling.check(pl_module)
+            except UsageError as e:
+                print(f"makemore-pl: the Dashboard samples with the default options: {e}", file=sys.stderr)
+                self.sampling = SamplingOptions(seed=self.sampling.seed)
+        return replace(self.sampling, num_samples=self.num_samples)
+
     def _sample(self, pl_module: LanguageModel) -> list[tuple[str, str | None]]:
         """``num_samples`` words and their labels (None when unlabelled); of each label for a labelled model."""
+        options = self._options(pl_module)
         if pl_module.labels is not None:
-            options = replace(SamplingOptions.from_model(pl_module), label=tuple(pl_module.labels))
-            (result,) = generate(pl_module, [(self.num_samples, options, pl_module.sample_seed)], self._train_words)
+            options = replace(options, label=list(pl_module.labels) if options.labels is None else options.label)
+            (result,) = generate(pl_module, [options], self._train_words)
             return [(sampled.word, sampled.label) for sampled in result.words]
-        if not isinstance(pl_module, NGramModel):
-            return [(word, None) for word in pl_module.sample(self.num_samples)]
+        if not isinstance(pl_module, NGramModel) or options.constrained():
+            return [(word, None) for word in pl_module.sample(options)]
         # An n-gram's own sampler follows the lecture's loop, one character at a time: here,
         # at every validation epoch, all words advance together instead.
-        generator = torch.Generator().manual_seed(pl_module.sample_seed)
-        probs = pl_module.probs_table().cpu()
+        generator = torch.Generator().manual_seed(options.seed)
+        probs = pl_module.probs_table(options.temperature).cpu()
         if not torch.isfinite(probs).all():
             return []
         words = sample_words_parallel(
-            probs, pl_module.itos, pl_module.context, self.num_samples, generator, pl_module.max_length
+            probs, pl_module.itos, pl_module.context, self.num_samples, generator, options.max_length
         )
         return [(word, None) for word in words]
 

@@ -11,7 +11,7 @@ import torch.distributed as dist
 from lightning.pytorch.callbacks import BasePredictionWriter
 
 from makemore_pl.data.files import write_atomic
-from makemore_pl.generate import Sampled
+from makemore_pl.sampling.records import Sampled
 
 
 class SampleWriter(BasePredictionWriter):
@@ -41,7 +41,8 @@ class SampleWriter(BasePredictionWriter):
         log_dir = trainer.log_dir  # a collective under DDP: every process must ask
         if not trainer.is_global_zero:
             return
-        samples: list[Sampled] = [sampled for _, sampled in sorted(p for b in predictions for p in b["words"])]
+        placed = sorted((place, i, s) for i, p in enumerate(predictions) for place, s in zip(p.order, p.words))
+        samples: list[Sampled] = [sampled for _, _, sampled in placed]
         words = [s.word for s in samples]
         data = trainer.datamodule
         seen = set() if data is None else data.training_words()
@@ -58,12 +59,12 @@ class SampleWriter(BasePredictionWriter):
         if self.stdout and lines:
             print("\n".join(lines), flush=True)
         print(f"makemore-pl: sampled {len(words)} words, {summary}; saved to {path}", file=sys.stderr)
-        if getattr(pl_module, "beam", None) is not None:
+        if any(p.beam for p in predictions):
             shown = ", ".join(f"{s.word or '(empty)'} {s.log_prob:.3f}" for s in samples)
             print(f"makemore-pl: log-probabilities, best first: {shown}", file=sys.stderr)
         elif samples and any(s.draws != 1 for s in samples):
             print(f"makemore-pl: draws per word: {' '.join(str(s.draws) for s in samples)}", file=sys.stderr)
-        missing = sum(batch["missing"] for batch in predictions)
+        missing = sum(p.missing for p in predictions)
         if missing:
-            advice = next(batch["advice"] for batch in predictions if batch["advice"])
+            advice = next(p.advice for p in predictions if p.advice)
             print(f"makemore-pl: {missing} of {missing + len(words)} words missing: {advice}", file=sys.stderr)

@@ -23,6 +23,7 @@ from makemore_pl.data.text import is_text_class
 from makemore_pl.errors import UsageError
 from makemore_pl.models.base import init_arguments
 from makemore_pl.models.network import NetworkModel
+from makemore_pl.sampling import legacy
 
 SUBCOMMANDS = ("fit", "validate", "test", "predict")
 # Values of --ckpt_path that Lightning resolves itself instead of reading a file of that name.
@@ -38,10 +39,11 @@ def complete_arguments(args: list[str]) -> list[str]:
     """``args``, completed with what the checkpoint they name knows, under the options they give.
 
     Two configs are added. Without a ``--config`` of the user's, the run's own ``config.yaml``
-    when the checkpoint lies in a run's folder. And the checkpoint's model: its class and saved
-    arguments, after every ``--config`` (so that they build the model that was trained), but
-    before the options that follow them (so that ``--model.temperature 0.7`` still overrides).
-    A checkpoint from elsewhere gives its data options too.
+    when the checkpoint lies in a run's folder, first, as the command's defaults. And last, the
+    checkpoint's model: its class and saved arguments, which build the model that was trained
+    (Lightning applies them again from ``--ckpt_path``). A checkpoint from elsewhere gives its
+    data options too. A checkpoint or config written before ``--sampling.*`` loses its sampling
+    options (``sampling.legacy``).
     """
     command = next((i for i, arg in enumerate(args) if arg in SUBCOMMANDS), None)
     ckpt, init = _value(args, "--ckpt_path"), _value(args, "--init_from")
@@ -51,7 +53,7 @@ def complete_arguments(args: list[str]) -> list[str]:
                 "give --init_from (a new run from a checkpoint's weights) or --ckpt_path (that checkpoint's own "
                 "run, resumed or evaluated), not both"
             )
-        return _after_configs(args, command, _init_config(init, args))
+        return [*args, "--config", json.dumps(_init_config(init, args))]
     if command is None or ckpt is None or ckpt in LIGHTNING_CHECKPOINTS:
         return args
     saved = open_checkpoint(ckpt, model_class=not _given(args, "--model"))
@@ -59,7 +61,7 @@ def complete_arguments(args: list[str]) -> list[str]:
     if not any(_given(args, option) for option in ("--config", "-c")):
         run = run_folder(ckpt)
         if run is not None:
-            args = [*args[: command + 1], "--config", str(run / "config.yaml"), *args[command + 1 :]]
+            args = [*args[: command + 1], "--config", _run_config(run), *args[command + 1 :]]
         elif args[command] == "fit":
             raise UsageError(
                 f"fit --ckpt_path {ckpt}: the checkpoint is not in a run's folder beside its config.yaml; "
@@ -67,21 +69,22 @@ def complete_arguments(args: list[str]) -> list[str]:
             )
         else:
             model.update(_data_config(ckpt, saved, args[command], args))
-    return _after_configs(args, command, model)
+    return [*args, "--config", json.dumps(model)]
 
 
-def _after_configs(args: list[str], command: int, config: dict[str, Any]) -> list[str]:
-    """``args`` with ``config`` after the last ``--config`` (or the subcommand), before the options that follow."""
-    last = max([i + 1 for i, arg in enumerate(args) if arg in ("--config", "-c")], default=command)
-    return [*args[: last + 1], "--config", json.dumps(config), *args[last + 1 :]]
+def _run_config(run: Path) -> str:
+    """The run's ``config.yaml`` for ``--config``: its path, or its options as JSON less the old sampling ones."""
+    path = run / "config.yaml"
+    config = yaml.safe_load(path.read_text()) or {}
+    return json.dumps(config) if legacy.clean_config(config) else str(path)
 
 
 def _init_config(path: str, args: list[str]) -> dict[str, Any]:
     """What ``--init_from path`` adds after the configs: the checkpoint's architecture, vocabulary and labels.
 
     Its model class must be the configs' (when they name one), and an architecture option on the
-    command line must agree with the checkpoint's. Training and sampling options stay the configs'
-    and the command line's.
+    command line must agree with the checkpoint's. Training options stay the configs' and the
+    command line's.
     """
     saved = open_checkpoint(path, "--init_from")
     hparams = saved["hyper_parameters"]
@@ -92,7 +95,9 @@ def _init_config(path: str, args: list[str]) -> dict[str, Any]:
             "give the config of the checkpoint's model"
         )
     skip = {*LINKED, *TRAINING_ARGUMENTS}
-    architecture = {key: value for key, value in hparams.items() if key[0] != "_" and key not in skip}
+    architecture = {
+        key: value for key, value in legacy.drop_model_keys(hparams).items() if key[0] != "_" and key not in skip
+    }
     for key, value in architecture.items():
         _refuse_conflict(args, (f"--model.{key}", f"--model.init_args.{key}"), value, path)
     # The data's vocabulary becomes the union with the checkpoint's (WordsDataModule.known_vocab), and
@@ -140,13 +145,16 @@ def _model_config(ckpt: str, saved: dict[str, Any], args: list[str]) -> dict[str
     hparams = saved.get("hyper_parameters", {})
     if "_class_path" not in hparams:  # a checkpoint from elsewhere, with --model given (open_checkpoint)
         return {}
-    init_args = {key: value for key, value in hparams.items() if key[0] != "_" and key not in LINKED}
+    init_args = {
+        key: value for key, value in legacy.drop_model_keys(hparams).items() if key[0] != "_" and key not in LINKED
+    }
     return {"model": {"class_path": hparams["_class_path"], "init_args": init_args}}
 
 
 def _data_config(ckpt: str, saved: dict[str, Any], command: str, args: list[str]) -> dict[str, Any]:
     """The data options saved in a checkpoint from elsewhere, for want of its run's config."""
-    data = {key: value for key, value in saved.get("datamodule_hyper_parameters", {}).items() if key[0] != "_"}
+    saved_data = legacy.drop_data_keys(saved.get("datamodule_hyper_parameters", {}))
+    data = {key: value for key, value in saved_data.items() if key[0] != "_"}
     if not data and command != "predict" and not _given(args, "--data.path"):
         raise UsageError(
             f"{command} needs the words file that {ckpt} was trained on, and neither the checkpoint nor a "
@@ -155,7 +163,7 @@ def _data_config(ckpt: str, saved: dict[str, Any], command: str, args: list[str]
     text_class = saved.get("datamodule_hyper_parameters", {}).get("_class_path")
     if data and is_text_class(text_class):  # running text: the CLI reads words unless the data names its class
         data = {"class_path": text_class, "init_args": data}
-    # No seed either: evaluating and sampling (--model.sample_seed) need none.
+    # No seed either: evaluating and sampling (--sampling.seed) need none.
     return {"data": data, "seed_everything": False} if data else {"seed_everything": False}
 
 

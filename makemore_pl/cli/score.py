@@ -9,7 +9,8 @@ starts with a header line naming the columns (``--header false`` leaves it out):
 ``label`` and one ``p(<label>)`` column per label for a labelled model (calibrated: see
 ``makemore_pl.calibration``), or with ``--top_labels k`` the k most probable labels, best first, as
 ``label_1 p_1 ... label_k p_k``; with ``--per_char``,
-``surprisal``: the nats of each character, then of the end, comma-separated.
+``surprisal``: the nats of each character, then of the end, comma-separated. With ``--label``, the
+figures are those of p(word | label).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from makemore_pl.checkpoints import load_model, training_words
 from makemore_pl.cli.arguments import checkpoint_parser
 from makemore_pl.data.files import read_lines
 from makemore_pl.errors import UsageError
-from makemore_pl.scoring import WordScore, score_words, unscorable
+from makemore_pl.scoring.words import WordScore, score_words, unscorable
 
 
 def parser() -> ArgumentParser:
@@ -42,6 +43,13 @@ def parser() -> ArgumentParser:
         action="store_true",
         help="Skip a word the model cannot score (a character outside its vocabulary, or too long for its "
         "positions) and count it on stderr, instead of stopping with an error.",
+    )
+    parser.add_argument(
+        "--label",
+        type=str | None,
+        default=None,
+        help="A labelled model's label: score p(word | label) instead of p(word) over all labels (the nll, "
+        "nats_per_char, perplexity and surprisal columns; the posterior over labels is unchanged).",
     )
     parser.add_argument(
         "--top_labels", type=int | None, default=None, help="A labelled model: the k most probable labels alone."
@@ -100,6 +108,8 @@ def score_main(args: list[str] | None = None) -> None:
     config = parser().parse_args(args)
     model = load_model(config.ckpt_path, map_location=config.device)
     check_top_labels(model, config.top_labels)
+    if config.label is not None:
+        model.label_ids([config.label], "--label")  # before reading stdin: an unknown label is one line
     numbered, source = read_words(config.words, config.file)
     kept, skipped = [], []
     for number, word in numbered:
@@ -111,7 +121,7 @@ def score_main(args: list[str] | None = None) -> None:
         else:
             raise UsageError(f"{source} {number}: cannot score {word!r}: {reason} (--skip_unknown skips such words)")
     train_words = training_words(config.ckpt_path)
-    scores = score_words(model, kept, train_words, per_char=config.per_char)
+    scores = score_words(model, kept, train_words, per_char=config.per_char, label=config.label)
     columns = header(model.labels, train_words is not None, config.per_char, config.top_labels)
     write_tsv(([columns] if config.header else []) + [row(score, config.top_labels) for score in scores])
     if skipped:

@@ -8,12 +8,13 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, NoReturn
 
-from jsonargparse import Namespace
+from jsonargparse import Namespace, set_parsing_settings
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 
 from makemore_pl import console, finetune
 from makemore_pl.calibration import label_callbacks
+from makemore_pl.callbacks.dashboard import Dashboard
 from makemore_pl.callbacks.guard import FiniteLossGuard
 from makemore_pl.callbacks.interrupt import SafeInterrupt
 from makemore_pl.callbacks.progress import StderrProgressBar
@@ -25,6 +26,11 @@ from makemore_pl.data.text import TextDataModule, names_text_data
 from makemore_pl.errors import UsageError
 from makemore_pl.models.base import LanguageModel
 from makemore_pl.models.counts import CountNGram
+from makemore_pl.sampling import legacy
+from makemore_pl.sampling.options import SECTION, SamplingOptions
+
+# --help shows each sampling option's own docstring (SamplingOptions' fields).
+set_parsing_settings(docstring_parse_attribute_docstrings=True)
 
 
 class MakemoreCLI(LightningCLI):
@@ -37,6 +43,8 @@ class MakemoreCLI(LightningCLI):
             parser.link_arguments("data", f"model.init_args.{key}", compute_fn=link, apply_on="instantiate")
         context = "data.init_args.context" if self.subclass_mode_data else "data.context"  # text: TextDataModule
         parser.link_arguments(context, "model.init_args.context", apply_on="instantiate")
+        # What predict samples, and the Dashboard's samples in fit: a group of its own, never the model's.
+        parser.add_class_arguments(SamplingOptions, SECTION, instantiate=False)
         parser.add_argument(
             "--new_version",
             type=bool,
@@ -66,13 +74,22 @@ class MakemoreCLI(LightningCLI):
             return super().parse_arguments(parser, args)
         # A command naming a checkpoint and no config gets the run's config (arguments.complete_arguments).
         # Parsed here rather than by super(), which warns when args are given beside sys.argv.
-        self.config = parser.parse_args(arguments.complete_arguments(list(sys.argv[1:] if args is None else args)))
+        args = list(sys.argv[1:] if args is None else args)
+        legacy.refuse_moved(args)
+        self.config = parser.parse_args(arguments.complete_arguments(args))
 
     def _parse_ckpt_path(self) -> None:
-        # Lightning 2.6 merges the checkpoint's hyperparameters over the whole parsed config, the
-        # command line's options included (Lightning-AI/pytorch-lightning#20801; #21455 proposes
-        # to make them defaults). arguments.complete_arguments has put them under the command line.
-        pass
+        # Lightning applies the checkpoint's hyperparameters over the config; one written before
+        # --sampling.* also holds the sampling options, which no model takes now.
+        super()._parse_ckpt_path()
+        subcommand = self.config.get("subcommand")
+        model = self.config[subcommand].get("model") if subcommand else None
+        if isinstance(model, Namespace) and isinstance(model.get("dict_kwargs"), dict):
+            model.dict_kwargs = legacy.drop_model_keys(model.dict_kwargs)
+
+    def sampling(self) -> SamplingOptions:
+        """The command's ``--sampling.*`` options."""
+        return SamplingOptions(**vars(self.config[self.subcommand][SECTION]))
 
     def before_instantiate_classes(self) -> None:
         if self.subcommand == "fit":
@@ -103,6 +120,9 @@ class MakemoreCLI(LightningCLI):
         if self.config.fit.ckpt_path:
             console.quiet_resume(in_place=not self.config.fit.new_version)
         self._start_from_checkpoint()
+        for callback in self.trainer.callbacks:
+            if isinstance(callback, Dashboard):
+                callback.sampling = self.sampling()
 
     def _start_from_checkpoint(self) -> None:
         config = self.config[self.subcommand]
@@ -114,6 +134,8 @@ class MakemoreCLI(LightningCLI):
 
     def before_predict(self) -> None:
         self._start_from_checkpoint()
+        self.datamodule.sampling = self.sampling()
+        self.datamodule.sampling.check(self.model)  # before any batch: also a request of no words
         # Without a writer, predict's samples would be computed and thrown away.
         if not any(isinstance(c, SampleWriter) for c in self.trainer.callbacks):
             self.trainer.callbacks.append(SampleWriter())
@@ -147,6 +169,8 @@ def run_cli(
     """Build ``cli_class`` for makemore-pl's model and data, turning a UsageError into one line on stderr."""
     console.silence_false_alarms()
     try:
+        if not isinstance(args, dict):
+            legacy.refuse_moved(_argv(args))  # before the checkpoint is read: an old flag is one line
         text = names_text_data(args if isinstance(args, dict) else arguments.complete_arguments(_argv(args)))
         return cli_class(
             LanguageModel,

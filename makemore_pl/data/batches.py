@@ -228,17 +228,3 @@ class EvalBatches:
 
     def __iter__(self) -> Iterator[Batch]:
         yield from self.batches
-
-
-class SampleRequests:
-    """The predict "data": the indices of the words to sample, this process's share of them."""
-
-    def __init__(self, num_samples: int, rank: int = 0, world_size: int = 1):
-        self.indices = torch.arange(rank, num_samples, world_size)
-
-    def __len__(self) -> int:
-        return 1 if len(self.indices) else 0
-
-    def __iter__(self) -> Iterator[Tensor]:
-        if len(self.indices):
-            yield self.indices

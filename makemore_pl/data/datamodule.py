@@ -10,13 +10,15 @@ from typing import Any
 import lightning as L
 import torch
 
-from makemore_pl.data.batches import EvalBatches, FullBatch, MiniBatches, SampleRequests, WordBatches
+from makemore_pl.data.batches import EvalBatches, FullBatch, MiniBatches, WordBatches
 from makemore_pl.data.files import Pair, download, line_of, read_folder, read_labelled, read_words
 from makemore_pl.data.records import COUNTED, WORDS, Classify
 from makemore_pl.data.remembered import copied_words, saved_path, words_state
 from makemore_pl.data.splits import check_fractions, classify_words, split_pairs, split_words
 from makemore_pl.data.vocab import Vocabulary
 from makemore_pl.errors import UsageError
+from makemore_pl.sampling.options import SamplingOptions
+from makemore_pl.sampling.requests import SampleRequests
 
 NAMES_URL = "https://raw.githubusercontent.com/karpathy/makemore/master/names.txt"
 NAMES_SHA256 = "0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d"
@@ -35,7 +37,6 @@ class WordsDataModule(L.LightningDataModule):
         eval_batch_size: int = 4096,
         max_word_length: int = 256,
         seed: int = 42,
-        num_samples: int = 20,
         encoding: str = "utf-8",
         url: str | None = NAMES_URL,
         sha256: str | None = NAMES_SHA256,
@@ -58,7 +59,6 @@ class WordsDataModule(L.LightningDataModule):
             max_word_length: The longest word that models reading whole words accept (their memory grows
                 with it); a longer one is refused with its line. Window and n-gram models read any length.
             seed: Seed of the shuffle that splits the words, and of the mini-batch order.
-            num_samples: How many words `predict` samples.
             encoding: Text encoding of the words file.
             url: Where `prepare_data` downloads the file from when it is missing and its name
                 matches the url's; null never downloads.
@@ -82,12 +82,12 @@ class WordsDataModule(L.LightningDataModule):
             raise UsageError(f"--data.eval_batch_size must be at least 1, got {eval_batch_size}")
         if max_word_length < 1:
             raise UsageError(f"--data.max_word_length must be at least 1, got {max_word_length}")
-        if num_samples < 1:
-            raise UsageError(f"--data.num_samples must be at least 1, got {num_samples}")
         self.path = Path(path)
         self.context = context
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
-        self.batch_size, self.seed, self.num_samples = batch_size, seed, num_samples
+        self.batch_size, self.seed = batch_size, seed
+        # What predict samples: the command line's --sampling group (cli.MakemoreCLI) sets it.
+        self.sampling = SamplingOptions()
         self.eval_batch_size, self.max_word_length = eval_batch_size, max_word_length
         self.encoding, self.url, self.sha256 = encoding, url, sha256
         if labelled and self.path.is_dir():
@@ -313,4 +313,4 @@ class WordsDataModule(L.LightningDataModule):
 
     def predict_dataloader(self) -> SampleRequests:
         shard = self._shard()
-        return SampleRequests(self.num_samples, shard["rank"], shard["world_size"])
+        return SampleRequests(self.sampling, shard["rank"], shard["world_size"])

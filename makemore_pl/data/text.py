@@ -10,12 +10,13 @@ from pathlib import Path
 import lightning as L
 import yaml
 
-from makemore_pl.data.batches import SampleRequests
 from makemore_pl.data.files import download
 from makemore_pl.data.records import COUNTED, WORDS
 from makemore_pl.data.tokens import TokenFile, encode_file
 from makemore_pl.data.windows import CountedText, EvalText, TrainWindows
 from makemore_pl.errors import UsageError
+from makemore_pl.sampling.options import SamplingOptions
+from makemore_pl.sampling.requests import SampleRequests
 
 SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
 SHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
@@ -88,6 +89,8 @@ class TextDataModule(L.LightningDataModule):
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.seed, self.num_samples = seed, num_samples
+        # What predict samples: the command line's --sampling group (cli.trainer.MakemoreCLI) replaces it.
+        self.sampling = SamplingOptions(num_samples=num_samples)
         self.encoding, self.cache_dir, self.url, self.sha256 = encoding, cache_dir, url, sha256
 
     def prepare_data(self) -> None:
@@ -221,7 +224,7 @@ class TextDataModule(L.LightningDataModule):
 
     def predict_dataloader(self) -> SampleRequests:
         shard = self._shard()
-        return SampleRequests(self.num_samples, shard["rank"], shard["world_size"])
+        return SampleRequests(self.sampling, shard["rank"], shard["world_size"])
 
 
 def names_text_data(args: list[str] | dict) -> bool:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from dataclasses import asdict
 from typing import Any
 
 import torch
@@ -34,6 +35,7 @@ from makemore_pl.data.records import WORDS
 from makemore_pl.export import onnx_rnn
 from makemore_pl.models.base import LanguageModel
 from makemore_pl.models.ngram import NGramModel
+from makemore_pl.sampling.options import SamplingOptions
 
 METADATA_KEY = "makemore_pl"
 # Example sizes for torch.export: 2 or more, since a size of 1 would be frozen into the graph
@@ -73,6 +75,7 @@ class TableLogits(nn.Module):
 def metadata(model: LanguageModel) -> dict[str, Any]:
     """What a consumer of the file needs to know to sample from it (see the module's docstring)."""
     sequence = model.layout == WORDS
+    defaults = asdict(SamplingOptions())
     meta = {
         "class": f"{type(model).__module__}.{type(model).__qualname__}",
         "vocab": model.itos,
@@ -80,13 +83,8 @@ def metadata(model: LanguageModel) -> dict[str, Any]:
         "labels": model.labels,
         "input": "sequence" if sequence else "window",
         "block_size" if sequence else "context": model.block_size if sequence else model.context,
-        "sampling": {
-            "temperature": model.temperature,
-            "top_k": model.top_k,
-            "prefix": model.prefix,
-            "max_length": model.sample_length if sequence else model.max_length,
-            "sample_seed": model.sample_seed,
-        },
+        # Every --sampling option's default, the longest word cut to the model's positions.
+        "sampling": {**defaults, "max_length": model.longest_sample(defaults["max_length"])},
     }
     return meta
 

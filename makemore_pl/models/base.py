@@ -5,9 +5,9 @@ from __future__ import annotations
 import inspect
 import math
 import multiprocessing
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import lightning as L
@@ -19,9 +19,14 @@ from torch import Tensor
 from makemore_pl.data.records import WORDS, Batch, Labels
 from makemore_pl.data.vocab import PAD, Vocabulary
 from makemore_pl.errors import UsageError
-from makemore_pl.generate import SamplingOptions, generate
-from makemore_pl.models.classifier import complete_checkpoint, setup_labels, with_label_term
-from makemore_pl.models.decoding import Decoder, Rerunning
+from makemore_pl.models.classifier import setup_labels, with_label_term
+from makemore_pl.sampling.decoders import Decoder, Rerunning
+from makemore_pl.sampling.exact import generate
+from makemore_pl.sampling.options import SamplingOptions
+from makemore_pl.sampling.predict import sample_batch
+from makemore_pl.sampling.probabilities import label_prior, position_log_probs
+from makemore_pl.sampling.records import Prediction
+from makemore_pl.sampling.requests import SampleBatch
 
 
 def init_arguments(cls: type) -> set[str]:
@@ -53,21 +58,6 @@ class LanguageModel(L.LightningModule):
         vocab: list[str],
         labels: list[str] | None = None,
         text: bool = False,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        prefix: str = "",
-        max_length: int = 50,
-        sample_seed: int = 2147483647,
-        label: str | list[str] | None = None,
-        min_length: int = 0,
-        exclude: str = "",
-        suffix: str = "",
-        contains: str = "",
-        only_new: bool = False,
-        unique: bool = False,
-        beam: int | None = None,
-        max_draws: int = 1000,
-        exact: bool = True,
         label_weight: float = 0.0,
     ) -> None:
         """
@@ -77,29 +67,7 @@ class LanguageModel(L.LightningModule):
                 checkpoint; null for unlabelled words. A labelled model is conditioned on the label.
             text: Trained on running text (``TextDataModule``), not words: linked from the data, saved in the
                 checkpoint. Evaluation then also logs bits per character (``val/bpc``).
-            temperature: Divides the logits when sampling: below 1 sharpens, above 1 flattens.
-            top_k: Sample only from the k most likely next characters (null: from all of them).
-            prefix: Sample only words that start with these characters, e.g. "ka".
-            max_length: Longest word `predict` samples, prefix included, so a degenerate model
-                cannot loop forever. Exact: a longer word is never cut, it is not drawn.
-            sample_seed: Seed of the sampling generator (the lecture's 2147483647 by default).
-            label: Sample words of this label, or of each of several ([fr, de]: num_samples of each);
-                null draws each word's label from the training split's prior (labelled models).
-            min_length: Sample only words of at least this many characters.
-            exclude: Characters never drawn, e.g. "xqz".
-            suffix: Sample only words that end with these characters.
-            contains: Sample only words that contain these characters, together.
-            only_new: Sample only words that are not in the training split.
-            unique: Never sample the same word twice in one request.
-            beam: Instead of sampling, this many of the most probable words (of each label) under the
-                options above, best first, with their log-probabilities (null: sample).
-            max_draws: The budget: words proposed (a beam: prefixes expanded) per word asked for. When it
-                runs out, `predict` prints the words found and which option to relax.
-            exact: Sample exactly the model's distribution restricted to the options; false accepts every
-                masked proposal, which needs fewer draws but favours words the masks cut short
-                (docs/sampling.md).
-            label_weight: Adds this times -log p(label | word) to the loss (labelled models of whole words;
-                0: none): training to classify by Bayes' rule as well as to generate (docs/labels.md).
+            label_weight: Adds this times -log p(label | word) to the loss, to classify as well (docs/labels.md).
         """
         super().__init__()
         self.vocabulary = Vocabulary(vocab)
@@ -109,18 +77,7 @@ class LanguageModel(L.LightningModule):
         self.labels = list(labels) if labels is not None else None
         self.text = text
         self.num_labels = len(self.labels) if self.labels is not None else 0
-        if self.labels is not None:
-            # p(label) for Bayes' rule, from the training split when fit starts (``on_fit_start``), and
-            # kept in the checkpoint: a model alone can then classify. Uniform until then.
-            self.register_buffer("label_prior", torch.full((self.num_labels,), 1.0 / self.num_labels))
-        setup_labels(self, label_weight)
-        self.temperature, self.top_k, self.prefix = temperature, top_k, prefix
-        self.max_length, self.sample_seed = max_length, sample_seed
-        self.label, self.min_length, self.exclude = label, min_length, exclude
-        self.suffix, self.contains, self.only_new, self.unique = suffix, contains, only_new, unique
-        self.beam, self.max_draws, self.exact = beam, max_draws, exact
-        # A sequence model knows its longest word once built: it checks again then.
-        SamplingOptions.from_model(self).check(self, longest=max_length)
+        setup_labels(self, label_weight)  # the label prior and temperature buffers, the label term's weight
         # Every argument of every subclass, as plain values the checkpoint can hold: the
         # optimizer and schedule are code, and the run's config.yaml keeps them.
         self.save_hyperparameters(ignore=["optimizer", "lr_scheduler"])
@@ -140,7 +97,7 @@ class LanguageModel(L.LightningModule):
         """
         raise NotImplementedError
 
-    def label_ids(self, names: Sequence[str], option: str = "--model.label") -> Tensor:
+    def label_ids(self, names: Sequence[str], option: str = "--sampling.label") -> Tensor:
         """The ids of the label ``names`` on the model's device; a name the model does not know is a UsageError."""
         if self.labels is None:
             raise UsageError(f"{option}: this model was trained without labels")
@@ -157,11 +114,6 @@ class LanguageModel(L.LightningModule):
     def longest_sample(self, max_length: int) -> int:
         """The longest word sampled under ``max_length``: the same, unless the model has fewer positions."""
         return max_length
-
-    @property
-    def sample_length(self) -> int:
-        """The longest word ``sample`` draws."""
-        return self.longest_sample(self.max_length)
 
     def next_logits(self, tokens: Tensor, label: Tensor | None = None) -> Tensor:
         """The logits ``(n, V)`` of the character after ``tokens`` ``(n, t)``: the boundary, then a word's start."""
@@ -223,8 +175,7 @@ class LanguageModel(L.LightningModule):
         return nll, nll
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
-        loss, nll = self.objective(batch)
-        loss = with_label_term(self, batch, loss)
+        loss, nll = with_label_term(self, batch, *self.objective(batch))
         # Lightning's logger writes every log_every_n_steps steps, but each self.log call costs
         # about 0.45 ms (more than a whole full-batch n-gram step), so call it only on those steps.
         if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:
@@ -268,14 +219,14 @@ class LanguageModel(L.LightningModule):
         n, labels = len(x), torch.arange(self.num_labels, device=x.device)
         if n == 0:
             return x.new_zeros(0, self.num_labels, dtype=torch.float)
-        log_probs = self.word_logits(x.repeat(self.num_labels, 1), labels.repeat_interleave(n)).float().log_softmax(-1)
-        targets = y.repeat(self.num_labels, 1)
-        picked = log_probs.gather(2, targets.clamp_min(0)[..., None])[..., 0].masked_fill(targets == PAD, 0.0)
+        picked = position_log_probs(
+            self, x.repeat(self.num_labels, 1), y.repeat(self.num_labels, 1), labels.repeat_interleave(n)
+        )
         return picked.sum(1).view(self.num_labels, n).T
 
     def classify(self, x: Tensor, y: Tensor) -> Tensor:
         """Each word's label by Bayes' rule: argmax over labels of log p(word | label) + log p(label)."""
-        joint = self.word_log_likelihoods(x, y) + self.label_prior.log()
+        joint = self.word_log_likelihoods(x, y) + label_prior(self).log().float().to(x.device)
         return joint.argmax(1)  # ties: the first label in sorted order, as baselines.Classifier does
 
     def validation_step(self, batch: Batch, batch_idx: int) -> Tensor:
@@ -284,17 +235,16 @@ class LanguageModel(L.LightningModule):
     def test_step(self, batch: Batch, batch_idx: int) -> Tensor:
         return self._evaluate(batch, "test")
 
-    def sample(self, num: int, seed: int | None = None) -> list[str]:
-        """Sample ``num`` words (of each label asked for) under the model's options.
+    def sample(self, options: SamplingOptions | None = None, **changes: Any) -> list[str]:
+        """Sample words (of each label asked for) under ``options``, with ``changes`` to them (``num_samples=10``).
 
-        The same seed gives the same words on any device. Fewer come back when the budget of draws
-        runs out (``generate`` says which option to relax).
+        The same seed gives the same words on any device; fewer when the budget of draws runs out.
         """
-        options = SamplingOptions.from_model(self)
-        (result,) = generate(self, [(num, options, self.sample_seed if seed is None else seed)])
+        request = replace(options or SamplingOptions(), **changes)
+        (result,) = generate(self, [request])
         return [sampled.word for sampled in result.words]
 
-    def start_probabilities(self) -> tuple[Tensor, list[str]]:
+    def start_probabilities(self, temperature: float = 1.0) -> tuple[Tensor, list[str]]:
         """The next character's probabilities after each short context, one row each, and the rows' labels.
 
         What the Dashboard draws as the lecture's grid: for an n-gram, its table's rows after a
@@ -302,30 +252,11 @@ class LanguageModel(L.LightningModule):
         """
         raise NotImplementedError
 
-    def predict_step(self, batch: Tensor, batch_idx: int) -> dict[str, Any]:
-        """Sample the words whose indices are in ``batch`` (of each label asked for), for ``SampleWriter``.
-
-        The batch's first index offsets the seed, so processes sharing the work draw
-        different words, and one process draws the lecture's words for its seed. A beam
-        draws nothing: the process with the first index searches, the others return nothing.
-        """
-        indices = batch.tolist()
-        options = SamplingOptions.from_model(self)
-        if options.beam is not None and indices[0] != 0:
-            return {"words": [], "missing": 0, "advice": None}
+    def predict_step(self, batch: SampleBatch, batch_idx: int) -> Prediction:
+        """Sample the request that ``batch`` carries: its share of the words, for ``SampleWriter``."""
         data = self.trainer.datamodule
-        train = data.training_words() if options.only_new and data is not None else None
-        (result,) = generate(self, [(len(indices), options, self.sample_seed + indices[0])], train)
-        # Sorted by (label, index) across processes: each label's words together, in the order asked.
-        part_of = {name: i for i, name in enumerate(options.label or ())}
-        positions: Counter[int] = Counter()
-        words = []
-        for sampled in result.words:
-            part = part_of.get(sampled.label, 0)  # a label drawn from the prior: one part, every label
-            index = positions[part] if options.beam is not None else indices[positions[part]]
-            positions[part] += 1
-            words.append(((part, index), sampled))
-        return {"words": words, "missing": result.missing, "advice": result.advice}
+        train = data.training_words() if batch.options.only_new and data is not None else None
+        return sample_batch(self, batch, train)
 
     def teardown(self, stage: str) -> None:
         # A process started by multiprocessing (ddp_spawn) ends with os._exit, which skips the
@@ -346,7 +277,6 @@ class LanguageModel(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.check_checkpoint_data(checkpoint)
-        complete_checkpoint(self, checkpoint)
 
     def check_checkpoint_data(self, checkpoint: dict[str, Any]) -> None:
         """The one place where a checkpoint's vocabulary and labels are checked against the data given now."""

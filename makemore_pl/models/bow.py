@@ -8,9 +8,9 @@ import torch
 from torch import Tensor, nn
 
 from makemore_pl.errors import UsageError
-from makemore_pl.models.decoding import Decoder, Stepping, take
 from makemore_pl.models.embedding import TokenEmbedding
 from makemore_pl.models.network import SequenceModel
+from makemore_pl.sampling.decoders import Decoder, Stepping, take
 
 
 class CausalAverage(nn.Module):
@@ -98,7 +98,7 @@ class BoW(SequenceModel):
             width: Size of the embeddings and of the block (makemore.py's ``n_embd``).
             hidden: Units of the block's tanh MLP (makemore.py's ``n_embd2``).
             dropout: Dropout on the block's MLP output, while training.
-            **kwargs: Training and sampling options: see ``NetworkModel`` and ``LanguageModel``.
+            **kwargs: Training options and the labels: see ``NetworkModel`` and ``LanguageModel``.
         """
         super().__init__(vocab, block_size, **kwargs)
         if min(width, hidden) < 1:

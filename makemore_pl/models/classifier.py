@@ -33,10 +33,13 @@ if TYPE_CHECKING:
 
 
 def setup_labels(model: LanguageModel, label_weight: float) -> None:
-    """Check ``--model.label_weight`` against the model, keep it, and give a labelled model its label temperature.
+    """Check ``--model.label_weight`` against the model and keep it; give a labelled model its label buffers.
 
-    The temperature divides the log joint ``log p(word | label) + log p(label)`` before the softmax
-    over labels; ``makemore_pl.calibration`` fits it on the validation split, and the checkpoint keeps it.
+    ``label_prior``: p(label) for Bayes' rule, from the training split when fit starts
+    (``LanguageModel.on_fit_start``), and kept in the checkpoint, so a model alone can classify;
+    uniform until then. ``label_temperature``: divides the log joint ``log p(word | label) + log
+    p(label)`` before the softmax over labels; ``makemore_pl.calibration`` fits it on the validation
+    split, and the checkpoint keeps it (1, uncalibrated, for a checkpoint saved before it existed).
     """
     if label_weight < 0:
         raise UsageError(f"--model.label_weight must be >= 0 (0: no label term), got {label_weight}")
@@ -52,7 +55,9 @@ def setup_labels(model: LanguageModel, label_weight: float) -> None:
         )
     model.label_weight = float(label_weight)
     if model.labels is not None:
+        model.register_buffer("label_prior", torch.full((model.num_labels,), 1.0 / model.num_labels))
         model.register_buffer("label_temperature", torch.ones(()))
+        model.register_load_state_dict_pre_hook(complete_state)
 
 
 def label_log_posterior(model: LanguageModel, x: Tensor, y: Tensor) -> Tensor:
@@ -69,18 +74,17 @@ def label_loss(model: LanguageModel, batch: Batch) -> Tensor:
     return F.nll_loss(label_log_posterior(model, x, y), labels)
 
 
-def with_label_term(model: LanguageModel, batch: Batch, loss: Tensor) -> Tensor:
-    """``loss`` plus ``label_weight`` times the label term (logged: ``train/label_nll``); ``loss`` itself at 0."""
+def with_label_term(model: LanguageModel, batch: Batch, loss: Tensor, nll: Tensor) -> tuple[Tensor, Tensor]:
+    """``loss`` plus ``label_weight`` times the label term (logged: ``train/label_nll``), and ``nll``: as
+    ``LanguageModel.objective`` returns them, ``loss`` itself at weight 0."""
     if not getattr(model, "label_weight", 0.0):
-        return loss
+        return loss, nll
     term = label_loss(model, batch)
     if model._trainer is not None and (model.global_step + 1) % model.trainer.log_every_n_steps == 0:
         model.log("train/label_nll", term, sync_dist=True)
-    return loss + model.label_weight * term
+    return loss + model.label_weight * term, nll
 
 
-def complete_checkpoint(model: LanguageModel, checkpoint: dict) -> None:
-    """A labelled checkpoint saved before the label temperature existed gets temperature 1: uncalibrated."""
-    state = checkpoint.get("state_dict")
-    if model.labels is not None and state is not None and "label_temperature" not in state:
-        state["label_temperature"] = torch.ones(())
+def complete_state(model: LanguageModel, state: dict, prefix: str, *args: object) -> None:
+    """A labelled model's state saved before the label temperature existed gets temperature 1: uncalibrated."""
+    state.setdefault(f"{prefix}label_temperature", torch.ones(()))

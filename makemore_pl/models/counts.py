@@ -42,7 +42,7 @@ class CountNGram(NGramModel):
             backoff: For labelled words: how many counts the pooled row weighs in a label's row. Null:
                 ``smoothing * vocab_size``, the counts that smoothing adds to a row, so a label's row is
                 smoothed as the pooled one is, towards the pooled row instead of towards uniform.
-            **kwargs: Sampling options: see ``LanguageModel``.
+            **kwargs: The labels: see ``LanguageModel``.
         """
         super().__init__(vocab, context, **kwargs)
         if smoothing < 0:

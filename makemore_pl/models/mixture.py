@@ -36,8 +36,8 @@ from torch import Tensor
 from makemore_pl.data.records import Classify
 from makemore_pl.data.vocab import PAD
 from makemore_pl.errors import UsageError
-from makemore_pl.models.decoding import Decoder, Rerunning
 from makemore_pl.models.recurrent import GRU
+from makemore_pl.sampling.decoders import Decoder, Rerunning
 
 WEIGHTS = tuple(i / 20 for i in range(21))  # w on val: 0 (the GRU alone) to 1 (the counts alone)
 SMOOTHINGS = (0.1, 0.3, 1.0, 3.0)  # a on val: the range where the baselines' trigram classifier is best

@@ -39,7 +39,7 @@ class MLP(WindowModel):
             hidden: Units of the tanh hidden layer.
             batch_norm: Lecture 3: BatchNorm after the hidden linear layer, and its initialisation.
             dropout: Dropout on the hidden layer's output, while training.
-            **kwargs: Training and sampling options: see ``NetworkModel`` and ``LanguageModel``.
+            **kwargs: Training options and the labels: see ``NetworkModel`` and ``LanguageModel``.
         """
         super().__init__(vocab, context, **kwargs)
         if min(embedding, hidden) < 1:

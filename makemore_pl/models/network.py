@@ -17,9 +17,8 @@ from torch import Tensor, nn
 
 from makemore_pl.data.records import WINDOWS, WORDS
 from makemore_pl.errors import UsageError
-from makemore_pl.generate import SamplingOptions
 from makemore_pl.models.base import LanguageModel
-from makemore_pl.models.decoding import Decoder, Windowed, last_window
+from makemore_pl.sampling.decoders import Decoder, Windowed, last_window
 
 
 def adamw(params: Iterable) -> torch.optim.Optimizer:
@@ -50,7 +49,7 @@ class NetworkModel(LanguageModel):
                 trainer's step budget; ``ReduceLROnPlateau`` watches ``val/nll``.
             compile: Run the network through ``torch.compile`` for training and evaluation (the
                 weights and checkpoints are the same either way).
-            **kwargs: Sampling options: see ``LanguageModel``.
+            **kwargs: The labels: see ``LanguageModel``.
         """
         super().__init__(vocab, **kwargs)
         self.optimizer, self.lr_scheduler, self.compile_network = optimizer, lr_scheduler, compile
@@ -76,12 +75,12 @@ class NetworkModel(LanguageModel):
         """The network, from the model's arguments: each family's own architecture."""
         raise NotImplementedError
 
-    def start_probabilities(self) -> tuple[Tensor, list[str]]:
+    def start_probabilities(self, temperature: float = 1.0) -> tuple[Tensor, list[str]]:
         boundary, chars = self.itos[0], range(1, self.vocab_size)
         with self.evaluating():
             first = self.next_logits(torch.zeros(1, 1, dtype=torch.long, device=self.device))
             after = self.next_logits(torch.tensor([[0, c] for c in chars], device=self.device))
-        probs = torch.softmax(torch.cat([first, after]).float() / self.temperature, dim=1)
+        probs = torch.softmax(torch.cat([first, after]).float() / temperature, dim=1)
         return probs, [boundary, *(boundary + self.itos[c] for c in chars)]
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -148,7 +147,7 @@ class WindowModel(NetworkModel):
             vocab: The tokens, boundary first; linked from the data, and saved in the checkpoint.
             context: How many previous characters the network reads (the lectures' ``block_size``);
                 linked from ``--data.context``.
-            **kwargs: Training and sampling options: see ``NetworkModel`` and ``LanguageModel``.
+            **kwargs: Training options and the labels: see ``NetworkModel`` and ``LanguageModel``.
         """
         super().__init__(vocab, **kwargs)
         if context < 1:
@@ -187,14 +186,12 @@ class SequenceModel(NetworkModel):
             vocab: The tokens, boundary first; linked from the data, and saved in the checkpoint.
             block_size: The positions of the longest word (its characters and the boundary before
                 them): linked from the data, which knows its longest word.
-            **kwargs: Training and sampling options: see ``NetworkModel`` and ``LanguageModel``.
+            **kwargs: Training options and the labels: see ``NetworkModel`` and ``LanguageModel``.
         """
         super().__init__(vocab, **kwargs)
         if block_size < 1:
             raise UsageError(f"block_size must be at least 1, got {block_size}")
         self.block_size = block_size
-        # The options again, now that the longest word is known.
-        SamplingOptions.from_model(self).check(self)
 
     def longest_sample(self, max_length: int) -> int:
         # A word of block_size - 1 characters is the longest whose every position the network has seen.

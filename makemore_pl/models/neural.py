@@ -38,7 +38,7 @@ class NeuralNGram(NGramModel):
                 it pulls W towards uniform rows, like smoothing the counts.
             init_seed: Seed of the ``torch.Generator`` that draws W from ``randn``, as the lecture does.
             optimizer: The optimizer, as ``class_path``/``init_args``.
-            **kwargs: Sampling options: see ``LanguageModel``.
+            **kwargs: The labels: see ``LanguageModel``.
         """
         super().__init__(vocab, context, **kwargs)
         if l2 < 0:

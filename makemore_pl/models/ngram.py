@@ -10,7 +10,7 @@ from torch import Tensor
 from makemore_pl.data.records import COUNTED
 from makemore_pl.errors import UsageError
 from makemore_pl.models.base import LanguageModel
-from makemore_pl.models.decoding import Decoder, Windowed, last_window
+from makemore_pl.sampling.decoders import Decoder, Windowed, last_window
 
 # Rows of a table with more entries than this would not fit in memory: refuse them up front.
 MAX_TABLE_ENTRIES = 200_000_000
@@ -33,7 +33,7 @@ class NGramModel(LanguageModel):
         Args:
             vocab: The tokens, boundary first; linked from the data, and saved in the checkpoint.
             context: How many previous characters pick a row of the table; linked from the data.
-            **kwargs: Sampling options: see ``LanguageModel``.
+            **kwargs: The labels: see ``LanguageModel``.
         """
         super().__init__(vocab, **kwargs)
         if context < 1:
@@ -79,12 +79,12 @@ class NGramModel(LanguageModel):
         return Windowed(self.logits, n, self.context, label, self.device)
 
     @torch.no_grad()
-    def probs_table(self) -> Tensor:
-        """Next-character probabilities for every context, at the model's temperature."""
-        return torch.softmax(self.logits_table().float() / self.temperature, dim=1)
+    def probs_table(self, temperature: float = 1.0) -> Tensor:
+        """Next-character probabilities for every context, at ``temperature``."""
+        return torch.softmax(self.logits_table().float() / temperature, dim=1)
 
-    def start_probabilities(self) -> tuple[Tensor, list[str]]:
+    def start_probabilities(self, temperature: float = 1.0) -> tuple[Tensor, list[str]]:
         # Rows 0..V-1 are the contexts of all boundaries but the last character: a bigram's whole
         # table, and the rows right after a word's start beyond.
         prefix = self.itos[0] * (self.context - 1)
-        return self.probs_table()[: self.vocab_size], [prefix + c for c in self.itos]
+        return self.probs_table(temperature)[: self.vocab_size], [prefix + c for c in self.itos]

@@ -12,9 +12,9 @@ import torch
 from torch import Tensor, nn
 
 from makemore_pl.errors import UsageError
-from makemore_pl.models.decoding import Decoder, Stepping, take
 from makemore_pl.models.embedding import TokenEmbedding
 from makemore_pl.models.network import SequenceModel
+from makemore_pl.sampling.decoders import Decoder, Stepping, take
 
 # The recurrence's state: the hidden state (layers, n, hidden) alone, or an LSTM's hidden and cell states.
 State = tuple[Tensor, ...]
@@ -53,7 +53,14 @@ class RecurrentNetwork(nn.Module):
 
     def run(self, x: Tensor, label: Tensor | None, state: State) -> tuple[Tensor, State]:
         """The last layer's output at every position of ``x`` ``(n, t)`` after ``state``, and the state after ``x``."""
-        output, after = self.rnn(self.tokens(x, label), state if len(state) == 2 else state[0])
+        inputs, state = self.tokens(x, label), state if len(state) == 2 else state[0]
+        if isinstance(self.rnn, nn.LSTM) and inputs.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+            # oneDNN has no bfloat16 LSTM on CPUs without AVX-512 (it fails to build the primitive there):
+            # on the CPU the LSTM's recurrence runs in float32, the rest of the model under autocast.
+            with torch.autocast("cpu", enabled=False):
+                output, after = self.rnn(inputs.float(), tuple(s.float() for s in state))
+        else:
+            output, after = self.rnn(inputs, state)
         return output, after if isinstance(after, tuple) else (after,)
 
     def read(self, output: Tensor) -> Tensor:
@@ -106,7 +113,7 @@ class Recurrent(SequenceModel):
             hidden: Size of the hidden state (makemore.py's ``n_embd2``).
             layers: Recurrent layers stacked.
             dropout: Dropout between stacked layers and on the last layer's output, while training.
-            **kwargs: Training and sampling options: see ``NetworkModel`` and ``LanguageModel``.
+            **kwargs: Training options and the labels: see ``NetworkModel`` and ``LanguageModel``.
         """
         super().__init__(vocab, block_size, **kwargs)
         if min(embedding, hidden, layers) < 1:

@@ -10,9 +10,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from makemore_pl.errors import UsageError
-from makemore_pl.models.decoding import Decoder, Stepping, take
 from makemore_pl.models.embedding import TokenEmbedding
 from makemore_pl.models.network import SequenceModel
+from makemore_pl.sampling.decoders import Decoder, Stepping, take
 
 
 class KeysAndValues:
@@ -191,7 +191,7 @@ class Transformer(SequenceModel):
                 so each layer starts at unit scale; at width 64 it learns faster per step than ``gpt2``
                 (docs/transformer_start.md). ``gpt2``: GPT-2's N(0, 0.02) everywhere, its residual
                 projections 1/sqrt(2 * layers) smaller, a scale chosen for width 768.
-            **kwargs: Training and sampling options: see ``NetworkModel`` and ``LanguageModel``.
+            **kwargs: Training options and the labels: see ``NetworkModel`` and ``LanguageModel``.
         """
         super().__init__(vocab, block_size, **kwargs)
         if min(width, layers, heads) < 1 or width % heads:

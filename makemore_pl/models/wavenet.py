@@ -51,7 +51,7 @@ class WaveNet(WindowModel):
             embedding: Size of each character's embedding (the lecture's 24).
             hidden: Units of every level (the lecture's 128).
             dropout: Dropout before the output layer, while training.
-            **kwargs: Training and sampling options: see ``NetworkModel`` and ``LanguageModel``.
+            **kwargs: Training options and the labels: see ``NetworkModel`` and ``LanguageModel``.
         """
         super().__init__(vocab, context, **kwargs)
         if context < 2 or context & (context - 1):

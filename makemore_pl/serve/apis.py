@@ -6,7 +6,7 @@ workers by spawn, so an API holds only plain values (the checkpoint's path) unti
 
 # No `from __future__ import annotations` here: LitServe reads decode_request's annotation to give
 # FastAPI the body's model, and a postponed annotation would reach it as a string.
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import litserve as ls
@@ -16,14 +16,15 @@ from litserve.loops import BatchedLoop
 
 from makemore_pl.checkpoints import load_model, training_words
 from makemore_pl.errors import UsageError
-from makemore_pl.generate import SamplingOptions, generate
-from makemore_pl.scoring import score_words
+from makemore_pl.sampling.exact import generate
+from makemore_pl.sampling.options import SamplingOptions
+from makemore_pl.scoring.words import score_words
 from makemore_pl.serve.schema import SampleRequest, ScoreRequest
 
 
 def field_message(error: UsageError) -> str:
     """A UsageError of the command line, naming the request's fields: the options without their section."""
-    return str(error).replace("--model.", "").replace("--data.", "")
+    return str(error).replace("--sampling.", "").replace("--data.", "")
 
 
 @dataclass
@@ -42,20 +43,18 @@ class SampleAPI(ls.LitAPI):
     def setup(self, device: str) -> None:
         self.model = load_model(self.ckpt_path, map_location=device)
         self.train_words = training_words(self.ckpt_path)
-        self.defaults = SamplingOptions.from_model(self.model)
 
-    def decode_request(self, request: SampleRequest) -> tuple[int, SamplingOptions, int] | Refused:
+    def decode_request(self, request: SampleRequest) -> SamplingOptions | Refused:
         # LitServe fails a whole batch when one of its requests raises, so a request whose
         # options do not fit the model is set aside here and answered on its own.
         try:
-            options = replace(self.defaults, **request.options())
+            options = SamplingOptions(**request.options())
             options.check(self.model)
         except UsageError as e:
             return Refused(field_message(e))
         if options.only_new and self.train_words is None:
             return Refused("only_new needs the training words, and the words file of the checkpoint's run is not here")
-        seed = self.model.sample_seed if request.sample_seed is None else request.sample_seed
-        return request.num_samples, options, seed
+        return options
 
     def predict(self, requests: list) -> list:
         # All the batch's requests advance together; each still gets exactly its seed's words.

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from makemore_pl.checkpoints import read_checkpoint
 from makemore_pl.models.base import LanguageModel
+from makemore_pl.sampling.options import SamplingOptions, field_help
 
 
 def model_info(ckpt_path: str | Path, model: LanguageModel) -> dict[str, Any]:
-    """The checkpoint's model (class, parameters, vocabulary, labels, sampling defaults) and training figures."""
+    """The checkpoint's model (class, parameters, vocabulary, labels), the sampling options and training figures."""
     saved = read_checkpoint(ckpt_path)
-    defaults = {key: model.hparams[key] for key in ("temperature", "top_k", "prefix", "max_length", "sample_seed")}
+    defaults = asdict(SamplingOptions())
     return {
         "checkpoint": Path(ckpt_path).name,  # its name only: where it lies is the server's business
         "class": type(model).__name__,
@@ -22,8 +24,9 @@ def model_info(ckpt_path: str | Path, model: LanguageModel) -> dict[str, Any]:
         "vocabulary": model.itos[1:],
         "boundary": model.itos[0],
         "labels": getattr(model, "labels", None),
-        "longest_word": model.longest_sample(model.max_length),
+        "longest_word": model.longest_sample(defaults["max_length"]),
         "defaults": defaults,
+        "options": field_help(),  # each sampling option's help, for the page's form
         "training": training_figures(saved),
     }
 

@@ -5,9 +5,12 @@ below. What depends on the model (its vocabulary, labels, longest word) is check
 model's own option checks in the inference worker (``apis``), as ``predict`` checks them.
 """
 
-from typing import Annotated, Any
+from dataclasses import fields
+from typing import Annotated, Any, get_type_hints
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
+
+from makemore_pl.sampling.options import SamplingOptions, field_help
 
 # The most words one request may ask for or score: a bigger job is several requests, so that
 # one client cannot hold a batch, and everyone in it, for long.
@@ -26,38 +29,53 @@ def _as_list(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
-class SampleRequest(BaseModel):
-    """The body of ``POST /sample``: predict's sampling options without their section.
+# Each sampling option's bounds in a request, beyond its type: every field of SamplingOptions is a
+# field of the request, with the option's own help (options.field_help) as its description.
+BOUNDS: dict[str, dict[str, Any]] = {
+    "num_samples": {"ge": 1, "le": MAX_SAMPLES},
+    "seed": {"ge": 0, "lt": 2**63},
+    "temperature": {"gt": 0, "allow_inf_nan": False},
+    "top_k": {"ge": 1},
+    "min_length": {"ge": 0, "le": MAX_LENGTH},
+    "max_length": {"ge": 1, "le": MAX_LENGTH},
+    "label": {"max_length": MAX_SAMPLES},
+    "beam": {"ge": 1, "le": 64},
+    "max_draws": {"ge": 1, "le": 10_000},
+}
+# The request's type of each option: strings capped, one label or several.
+TYPES: dict[str, Any] = {
+    "prefix": Chars,
+    "suffix": Chars,
+    "contains": Chars,
+    "exclude": Chars,
+    "label": Annotated[list[str], BeforeValidator(_as_list)],
+}
 
-    An option left out (or null) is the checkpoint's, as for ``makemore-pl predict --ckpt_path``.
-    """
 
+def _request_fields() -> dict[str, Any]:
+    defined = {f.name: f for f in fields(SamplingOptions)}
+    request: dict[str, Any] = {}
+    for name, description in field_help().items():
+        kind = TYPES.get(name, defined[name].type)
+        if isinstance(kind, str):  # postponed annotations: the dataclass's own types, resolved
+            kind = get_type_hints(SamplingOptions)[name]
+        default = defined[name].default if name == "num_samples" else None
+        request[name] = (kind | None, Field(default, description=description, **BOUNDS.get(name, {})))
+    return request
+
+
+class _Strict(BaseModel):
     # strict: "5" is not a number, 1 is not true; forbid: a misspelt option is an error, not ignored.
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    num_samples: int = Field(20, ge=1, le=MAX_SAMPLES, description="How many words to sample.")
-    sample_seed: int | None = Field(None, ge=0, lt=2**63, description="Seed: the same seed gives the same words.")
-    temperature: float | None = Field(None, gt=0, allow_inf_nan=False, description="Divides the logits.")
-    top_k: int | None = Field(None, ge=1, description="Sample only from the k most likely next characters.")
-    prefix: Chars | None = Field(None, description="Every word starts with these characters.")
-    suffix: Chars | None = Field(None, description="Every word ends with these characters.")
-    contains: Chars | None = Field(None, description="Every word contains these characters, in this order.")
-    exclude: Chars | None = Field(None, description="Characters no word contains.")
-    min_length: int | None = Field(None, ge=0, le=MAX_LENGTH, description="Shortest word, in characters.")
-    max_length: int | None = Field(None, ge=1, le=MAX_LENGTH, description="Longest word, in characters.")
-    label: Annotated[list[str], BeforeValidator(_as_list)] | None = Field(
-        None, max_length=MAX_SAMPLES, description="A labelled model's label, or one per word."
-    )
-    only_new: bool | None = Field(None, description="Only words that are not training words.")
-    unique: bool | None = Field(None, description="No word twice.")
-    beam: int | None = Field(None, ge=1, le=64, description="The most likely words, by beam search of this width.")
-
     def options(self) -> dict[str, Any]:
-        """The sampling options this request sets, by name, the others left to the checkpoint."""
-        given = self.model_dump(exclude_none=True, exclude={"num_samples", "sample_seed"})
-        if "label" in given:
-            given["label"] = tuple(given["label"])
-        return given
+        """The sampling options this request sets, by name, the others left to their defaults."""
+        return self.model_dump(exclude_none=True)
+
+
+# The body of ``POST /sample``: the --sampling options without their section; one left out (or null) is
+# its default, as for ``makemore-pl predict``.
+SampleRequest = create_model("SampleRequest", __base__=_Strict, **_request_fields())
 
 
 class ScoreRequest(BaseModel):

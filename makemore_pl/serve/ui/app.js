@@ -43,7 +43,10 @@ async function loadInfo() {
   $("temperature").value = model.defaults.temperature;
   $("temperature-value").textContent = Number(model.defaults.temperature).toFixed(2);
   $("max_length").placeholder = Math.min(model.defaults.max_length, model.longest_word);
-  $("sample_seed").placeholder = model.defaults.sample_seed;
+  $("seed").placeholder = model.defaults.seed;
+  $("max_draws").placeholder = model.defaults.max_draws;
+  // Each field's hint is the sampling option's own help, as --help gives it.
+  for (const [name, help] of Object.entries(model.options)) $(name).title = help;
   if (model.labels) {
     for (const label of model.labels) $("label").append(new Option(label, label));
     $("label-field").hidden = false;
@@ -53,13 +56,14 @@ async function loadInfo() {
 // ---- sampling: POST /sample ----
 
 const TEXT_OPTIONS = ["prefix", "suffix", "contains", "exclude"];
-const NUMBER_OPTIONS = ["num_samples", "sample_seed", "top_k", "min_length", "max_length", "beam"];
+const NUMBER_OPTIONS = ["num_samples", "seed", "top_k", "min_length", "max_length", "beam", "max_draws"];
 
 function sampleRequest() {
   const request = { temperature: Number($("temperature").value) };
   for (const name of NUMBER_OPTIONS) if ($(name).value !== "") request[name] = Number($(name).value);
   for (const name of TEXT_OPTIONS) if ($(name).value !== "") request[name] = $(name).value;
   for (const name of ["only_new", "unique"]) if ($(name).checked) request[name] = true;
+  if (!$("exact").checked) request.exact = false;
   if ($("label").value) request.label = $("label").value;
   return request;
 }
@@ -176,5 +180,5 @@ $("score-form").addEventListener("submit", (event) => {
 $("temperature").addEventListener("input", () => {
   $("temperature-value").textContent = Number($("temperature").value).toFixed(2);
 });
-$("new-seed").addEventListener("click", () => { $("sample_seed").value = Math.floor(Math.random() * 2 ** 31); });
+$("new-seed").addEventListener("click", () => { $("seed").value = Math.floor(Math.random() * 2 ** 31); });
 loadInfo().catch((error) => show($("sample-error"), `could not read /info: ${error.message}`));

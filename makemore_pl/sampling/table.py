@@ -1,6 +1,6 @@
 """The Dashboard's quick sampler for an n-gram table: the next character of all words at once.
 
-Every other sampling goes through ``makemore_pl.generate``.
+Every other sampling goes through ``makemore_pl.sampling.exact.generate``.
 """
 
 from __future__ import annotations
@@ -17,14 +17,19 @@ def sample_words_parallel(
     ``probs`` has one row per context (``len(itos) ** context`` rows, in the order of
     ``NGramModel.rows``). One ``torch.multinomial`` call per position instead of one per
     character: what the dashboard uses at every validation epoch. The draws differ from the
-    lecture's sequential loop for the same seed, so ``predict`` keeps that (``generate``).
+    lecture's sequential loop for the same seed, so ``predict`` keeps that (``exact.generate``).
     """
     vocab_size = len(itos)
     rows = torch.zeros(num, dtype=torch.long)
     drawn = torch.zeros(num, max_length, dtype=torch.long)
     alive = torch.ones(num, dtype=torch.bool)
+    # A word has at least one character: the first draws from the table without the boundary, which
+    # is p(first character | the word is not empty).
+    first = probs.clone()
+    first[:, 0] = 0.0
     for position in range(max_length):
-        ix = torch.multinomial(probs[rows], num_samples=1, replacement=True, generator=generator)[:, 0]
+        table = first if position == 0 else probs
+        ix = torch.multinomial(table[rows], num_samples=1, replacement=True, generator=generator)[:, 0]
         ix = ix.masked_fill(~alive, 0)  # a finished word draws nothing more
         drawn[:, position] = ix
         alive &= ix != 0

@@ -11,8 +11,9 @@ posterior ``p(label | word) ∝ p(word | label) p(label)``, and the word's NLL i
 mixture, ``-log sum_label p(label) p(word | label)``: the model's probability of the word when no
 label is given. Its per-character surprisals are the mixture's too, so they still add up to the NLL.
 The prior ``p(label)`` is the training split's, when the checkpoint keeps it (``label_prior``),
-else uniform. The posterior is calibrated: its log joint is divided by the temperature fitted on
-the validation split (``label_temperature``, see ``makemore_pl.calibration``).
+else uniform. Given a label, the word's NLL is ``-log p(word | label)`` instead. The posterior is
+calibrated: its log joint is divided by the temperature fitted on the validation split
+(``label_temperature``, see ``makemore_pl.calibration``).
 """
 
 from __future__ import annotations
@@ -21,13 +22,11 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-from makemore_pl.data.vocab import PAD
 from makemore_pl.errors import UsageError
-from makemore_pl.models.base import LanguageModel
-from makemore_pl.models.network import SequenceModel
+from makemore_pl.sampling.probabilities import label_prior, position_log_probs
+from makemore_pl.sampling.protocol import Samplable
 
 # Rows (words times labels) per forward pass: large enough that the per-pass overhead vanishes,
 # small enough that a Transformer's activations stay a few tens of megabytes.
@@ -48,45 +47,44 @@ class WordScore:
     surprisal: list[float] | None  # -log p of each character, then of the end (per_char=True)
 
 
-def unscorable(model: LanguageModel, word: str) -> str | None:
+def unscorable(model: Samplable, word: str) -> str | None:
     """Why ``model`` cannot score ``word`` (a character it does not know, too long a word), or None."""
     stoi = model.vocabulary.stoi
     for position, char in enumerate(word, 1):
         if char not in stoi or stoi[char] == 0:  # the boundary is no character of a word
             return f"character {char!r} at position {position} is not in the vocabulary ({model.vocabulary.summary()})"
-    if isinstance(model, SequenceModel) and model.position_table and len(word) + 1 > model.block_size:
-        return (
-            f"{len(word)} characters, and {type(model).__name__} has positions for words of at most "
-            f"{model.block_size - 1}"
-        )
+    longest = model.longest_word
+    if longest is not None and len(word) > longest:
+        return f"{len(word)} characters, and {type(model).__name__} has positions for words of at most {longest}"
     return None
 
 
-def label_prior(model: LanguageModel) -> Tensor | None:
-    """``log p(label)`` on the model's device: the training split's, when the model keeps it, else uniform."""
+def log_label_prior(model: Samplable) -> Tensor | None:
+    """``log p(label)`` on the model's device (``probabilities.label_prior``); None for an unlabelled model."""
     if not model.num_labels:
         return None
-    saved = getattr(model, "label_prior", None)  # counts or probabilities per label, in model.labels' order
-    if saved is None:
-        prior = torch.ones(model.num_labels)
-    else:
-        prior = torch.as_tensor(saved, dtype=torch.float64).flatten()
-        if len(prior) != model.num_labels or not (prior >= 0).all() or prior.sum() <= 0:
-            raise UsageError(f"the checkpoint's label_prior {saved!r} does not fit its labels {model.labels}")
-    return (prior / prior.sum()).log().float().to(model.device)
+    return label_prior(model).log().float().to(model.device)
 
 
 def score_words(
-    model: LanguageModel, words: list[str], train_words: set[str] | None = None, per_char: bool = False
+    model: Samplable,
+    words: list[str],
+    train_words: set[str] | None = None,
+    per_char: bool = False,
+    label: str | None = None,
 ) -> list[WordScore]:
     """Score ``words`` under ``model``, in their order; a word it cannot score (``unscorable``) is a UsageError.
+
+    ``label`` scores ``p(word | label)`` instead of the mixture over labels (a labelled model's
+    label; the posterior over labels stays the word's own).
 
     Batched: the words are sorted by length and scored in chunks, each padded to its own longest
     word, in one pass per chunk (a labelled model's labels ride along as extra rows), without
     gradients, in eval mode, on the model's device.
     """
     check_scorable(model, words)
-    log_prior = label_prior(model)
+    given = None if label is None else int(model.label_ids([label], "--label")[0])
+    log_prior = log_label_prior(model)
     labels = max(model.num_labels, 1)
     order = sorted(range(len(words)), key=lambda i: len(words[i]))
     per_chunk = max(1, CHUNK_ROWS // labels)
@@ -95,7 +93,7 @@ def score_words(
         for start in range(0, len(order), per_chunk):
             chunk = order[start : start + per_chunk]
             chunk_words = [words[i] for i in chunk]
-            surprisals, posteriors = _chunk_surprisals(model, chunk_words, log_prior)
+            surprisals, posteriors = _chunk_surprisals(model, chunk_words, log_prior, given)
             # Whole columns to Python at once: a word's own work here is only building its WordScore.
             nlls = surprisals.double().sum(1).tolist()
             posterior_rows = [None] * len(chunk) if posteriors is None else posteriors.tolist()
@@ -114,10 +112,10 @@ def score_words(
     return scores
 
 
-def check_scorable(model: LanguageModel, words: list[str]) -> None:
+def check_scorable(model: Samplable, words: list[str]) -> None:
     """Raise a UsageError naming the first word of ``words`` that ``model`` cannot score, its place and why."""
     known = set(model.vocabulary.itos[1:])
-    longest = model.block_size - 1 if isinstance(model, SequenceModel) and model.position_table else None
+    longest = model.longest_word
     if set().union(*words) <= known and (longest is None or max(map(len, words), default=0) <= longest):
         return  # the usual case, checked in bulk
     for i, word in enumerate(words, 1):
@@ -126,17 +124,24 @@ def check_scorable(model: LanguageModel, words: list[str]) -> None:
             raise UsageError(f"word {i}, {word!r}: {reason}")
 
 
-def _chunk_surprisals(model: LanguageModel, words: list[str], log_prior: Tensor | None) -> tuple[Tensor, Tensor | None]:
-    """Each word's surprisals ``(n, T)`` (zero past its end), and the posterior over labels ``(n, L)`` or None."""
+def _chunk_surprisals(
+    model: Samplable, words: list[str], log_prior: Tensor | None, given: int | None = None
+) -> tuple[Tensor, Tensor | None]:
+    """Each word's surprisals ``(n, T)`` (zero past its end), and the posterior over labels ``(n, L)`` or None.
+
+    The surprisals are the mixture's over labels, or those under the label ``given`` (its id).
+    """
     n, length = len(words), max(len(word) for word in words) + 1
     x, y = model.vocabulary.encode_padded(words, length)
     x, y = x.to(model.device), y.to(model.device)
     if log_prior is None:
-        return _log_probs(model, x, y, None).neg().cpu(), None
+        return position_log_probs(model, x, y).neg().cpu(), None
     # Every word under every label in one pass: rows label-major, (L * n, T).
     num_labels = len(log_prior)
     label = torch.arange(num_labels, device=model.device).repeat_interleave(n)
-    joint = _log_probs(model, x.repeat(num_labels, 1), y.repeat(num_labels, 1), label).view(num_labels, n, length)
+    joint = position_log_probs(model, x.repeat(num_labels, 1), y.repeat(num_labels, 1), label).view(
+        num_labels, n, length
+    )
     # log p(label, first t + 1 predictions), and the mixture's log p of them: its differences are
     # the mixture's surprisal of each prediction, p(c_t | c_<t) = sum_l p(l | c_<t) p(c_t | c_<t, l).
     cumulative = joint.cumsum(2) + log_prior[:, None, None]
@@ -144,11 +149,6 @@ def _chunk_surprisals(model: LanguageModel, words: list[str], log_prior: Tensor 
     surprisal = -torch.diff(mixture, dim=1, prepend=torch.zeros(n, 1, device=mixture.device))
     # Past a word's end nothing is added: its last column. Calibrated: over the fitted label temperature.
     posterior = torch.softmax(cumulative[:, :, -1] / model.label_temperature, dim=0).T
+    if given is not None:
+        surprisal = -joint[given]
     return surprisal.cpu(), posterior.cpu()
-
-
-def _log_probs(model: LanguageModel, x: Tensor, y: Tensor, label: Tensor | None) -> Tensor:
-    """``log p(y[:, t] | x[:, :t + 1])`` at every position, 0 at the padding."""
-    logits = model.word_logits(x, label).float()  # float32, also under a bf16 model, as the loss is
-    log_probs = F.log_softmax(logits, dim=-1).gather(2, y.clamp_min(0)[:, :, None])[:, :, 0]
-    return log_probs.masked_fill(y == PAD, 0.0)
