@@ -54,6 +54,11 @@ def test_weight_zero_leaves_the_loss_as_it_was_and_a_weight_moves_the_gradient()
     plain.nll(batch).backward()
     labels_grad = (weighted.network.tokens.labels.weight.grad, plain.network.tokens.labels.weight.grad)
     assert not torch.allclose(*labels_grad)
+    # A labelled state saved before the label temperature existed loads, uncalibrated (T = 1).
+    old = {key: value for key, value in weighted.state_dict().items() if key != "label_temperature"}
+    plain.label_temperature.fill_(2.0)
+    plain.load_state_dict(old)
+    assert float(plain.label_temperature) == 1.0
 
 
 def test_temperature_scaling_lowers_the_calibration_error_of_an_overconfident_posterior():
