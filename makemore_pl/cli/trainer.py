@@ -12,7 +12,7 @@ from jsonargparse import Namespace, set_parsing_settings
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 
-from makemore_pl import console, finetune
+from makemore_pl import console, finetune, recipe
 from makemore_pl.calibration import label_callbacks
 from makemore_pl.callbacks.dashboard import Dashboard
 from makemore_pl.callbacks.guard import FiniteLossGuard
@@ -60,6 +60,7 @@ class MakemoreCLI(LightningCLI):
             "count (--ckpt_path resumes instead). The architecture is the checkpoint's; the vocabulary grows to "
             "the words file's new characters. With test, validate or predict: those weights, unchanged.",
         )
+        parser.add_class_arguments(recipe.FineTuning, "finetune")  # how fit --init_from starts and trains
 
     def _from_data_or_checkpoint(self, data: WordsDataModule, key: str) -> Any:
         # predict samples from the model alone: without the words file, the checkpoint knows the
@@ -126,9 +127,12 @@ class MakemoreCLI(LightningCLI):
 
     def _start_from_checkpoint(self) -> None:
         config = self.config[self.subcommand]
-        # A run's own checkpoint (--ckpt_path) wins: a fine-tuned run resumed from its config.yaml,
-        # which records init_from, goes on from where it was.
-        if config.init_from and not config.ckpt_path:
+        if config.init_from and self.subcommand == "fit":
+            # Resumed too (--ckpt_path): the recipe's callbacks come back, then Lightning restores the run's weights.
+            saved = open_checkpoint(config.init_from, "--init_from")
+            options = self.config_init[self.subcommand]["finetune"]
+            recipe.start(self.model, self.trainer, saved, config.init_from, self.datamodule, options)
+        elif config.init_from and not config.ckpt_path:  # a fine-tuned run's own checkpoint holds its weights
             saved = open_checkpoint(config.init_from, "--init_from")
             finetune.start_from(self.model, saved, config.init_from, self.datamodule)
 
