@@ -4,12 +4,12 @@ import math
 
 import pytest
 import torch
-from makemore_pl.models.decoding import last_window
 from test_text_decoding import TEXT_VOCAB, randomised
 
 from makemore_pl.errors import UsageError
 from makemore_pl.models import GRU, MLP, CountNGram, Transformer
 from makemore_pl.models.network import SequenceModel
+from makemore_pl.sampling.decoders import last_window
 from makemore_pl.text_scoring import character_nlls, score_text, score_text_file
 
 TEXT = "this is the west wind,\nsend it north!\n"

@@ -13,6 +13,7 @@ from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 
 from makemore_pl import console, finetune, recipe
+from makemore_pl.calibration import label_callbacks
 from makemore_pl.callbacks.dashboard import Dashboard
 from makemore_pl.callbacks.guard import FiniteLossGuard
 from makemore_pl.callbacks.interrupt import SafeInterrupt
@@ -100,6 +101,7 @@ class MakemoreCLI(LightningCLI):
         callbacks = self.trainer.callbacks
         # Every command's run stops on a loss that is no longer a number, and at the end of a batch on Ctrl-C.
         callbacks[:0] = [c() for c in (FiniteLossGuard, SafeInterrupt) if not any(isinstance(x, c) for x in callbacks)]
+        callbacks += label_callbacks(self.model)  # a labelled model's val/accuracy and calibration
         # Lightning's progress bar draws on stdout, which belongs to predict's words and test's table.
         for i, callback in enumerate(callbacks):
             if type(callback) is TQDMProgressBar:

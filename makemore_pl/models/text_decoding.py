@@ -31,11 +31,11 @@ from torch import Tensor
 
 from makemore_pl.models.base import LanguageModel
 from makemore_pl.models.bow import BoW
-from makemore_pl.models.decoding import last_window
 from makemore_pl.models.network import SequenceModel, WindowModel
 from makemore_pl.models.ngram import NGramModel
 from makemore_pl.models.recurrent import Recurrent, State
 from makemore_pl.models.transformer import KeysAndValues, Transformer
+from makemore_pl.sampling.decoders import last_window
 
 Slide = Literal["exact", "refill"]
 
