@@ -7,7 +7,8 @@ For each list, three models of the same config are tested on the list's held-out
 80/10/10 split by word, seed 42):
 
 - scratch: trained on the list alone;
-- fine-tuned: ``fit --init_from`` the names.txt checkpoint, then trained on the list;
+- fine-tuned: ``fit --init_from`` the names.txt checkpoint, then trained on the list, by the recipe's
+  defaults (``--finetune.*``, ``makemore_pl/recipe.py``; ``--tuned_extra`` changes them);
 - unchanged: the names.txt model itself, with its vocabulary grown to the list's characters (new
   rows initialised as ``makemore_pl.finetune`` says) and no training: ``test --init_from``.
 

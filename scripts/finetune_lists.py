@@ -1,20 +1,37 @@
-"""Build the two small word lists of docs/finetune.md from installed packages (no data set is committed).
+"""Build the small word lists of docs/finetune.md from installed packages (no data set is committed).
 
-    pip install -e ".[data]"             # Faker (MIT): its Italian surnames
+    pip install -e ".[data]"             # Faker (MIT): names, surnames, Italian towns
     apt-get install -y wfrench           # Debian's French word list, /usr/share/dict/french
-    python scripts/finetune_lists.py     # writes data/it_surnames.txt, data/de_first_names.txt, data/fr_words.txt
+    python scripts/finetune_lists.py --sizes 200 800 3000   # data/finetune/<kind>_<size>.txt
 
-Both lists are lowercase, letters only (accented ones included), at most 15 characters: the longest
-word that names.txt's Transformer has positions for, so every model of the series can fine-tune on them.
+Every list is lowercase, letters only (accented ones included), at most 15 characters: the longest
+word that names.txt's Transformer has positions for, so every model of the series can fine-tune on
+them. The lists of one kind are nested: each size is the first words of one shuffle (seed 42), so a
+larger list holds the smaller ones.
+
+Kinds (``--kinds``):
+
+- ``is_first_names``: Faker's Icelandic first names (``faker/providers/person/is_IS``), 3,742 of them;
+- ``surnames``: Faker's surnames of every locale written in Latin letters, pooled;
+- ``fr_words``: Debian's French word list (``wfrench``), capitalised words (proper nouns) left out;
+- ``it_towns``: Faker's Italian towns (``faker/providers/address/it_IT``), one-word names: far from names;
+- ``de_first_names``, ``it_surnames``: the two lists of the first comparison in docs/finetune.md, whole.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import pkgutil
 import random
+import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 
+import faker.providers.person
+from faker.providers.address.it_IT import Provider as ItalianAddresses
 from faker.providers.person.de_DE import Provider as GermanNames
+from faker.providers.person.is_IS import Provider as IcelandicNames
 from faker.providers.person.it_IT import Provider as ItalianNames
 
 from makemore_pl.data.files import write_atomic
@@ -26,38 +43,74 @@ def usable(word: str) -> bool:
     return word.isalpha() and word == word.lower() and len(word) <= LONGEST
 
 
-def italian_surnames() -> list[str]:
-    """Faker's it_IT surnames (faker/providers/person/it_IT/__init__.py), lowercased."""
-    return sorted({name.lower() for name in ItalianNames.last_names if usable(name.lower())})
+def latin(word: str) -> bool:
+    return all(unicodedata.name(c, "").startswith("LATIN") for c in word)
 
 
-def german_first_names() -> list[str]:
-    """Faker's de_DE first names, female and male (faker/providers/person/de_DE/__init__.py), lowercased."""
-    names = (*GermanNames.first_names_female, *GermanNames.first_names_male)
-    return sorted({name.lower() for name in names if usable(name.lower())})
+def lowered(words: object) -> list[str]:
+    """The usable words of a Faker list (a tuple, or a dict of weights), lowercased, sorted, once each."""
+    return sorted({w.lower() for w in words if usable(w.lower())})
 
 
-def french_words(path: Path, count: int, seed: int) -> list[str]:
-    """``count`` words of Debian's French list, sampled with ``seed``; proper nouns (capitalised) left out."""
-    words = sorted({line.strip() for line in path.read_text(encoding="utf-8").splitlines() if usable(line.strip())})
-    return sorted(random.Random(seed).sample(words, count))
+def icelandic_first_names(_: argparse.Namespace) -> list[str]:
+    return lowered(IcelandicNames.first_names)
+
+
+def surnames(_: argparse.Namespace) -> list[str]:
+    """Faker's surnames of every locale, those in Latin letters: no locale has 3,000 of its own."""
+    pooled: set[str] = set()
+    for module in pkgutil.iter_modules(faker.providers.person.__path__):
+        provider = importlib.import_module(f"faker.providers.person.{module.name}").Provider
+        pooled |= {w for w in lowered(getattr(provider, "last_names", ())) if latin(w)}
+    return sorted(pooled)
+
+
+def french_words(args: argparse.Namespace) -> list[str]:
+    """Debian's French list; a capitalised word (a proper noun) is not ``usable``."""
+    return sorted({line.strip() for line in args.dict.read_text(encoding="utf-8").splitlines() if usable(line.strip())})
+
+
+def italian_towns(_: argparse.Namespace) -> list[str]:
+    return lowered(ItalianAddresses.cities)
+
+
+def german_first_names(_: argparse.Namespace) -> list[str]:
+    return lowered((*GermanNames.first_names_female, *GermanNames.first_names_male))
+
+
+def italian_surnames(_: argparse.Namespace) -> list[str]:
+    return lowered(ItalianNames.last_names)
+
+
+KINDS: dict[str, Callable[[argparse.Namespace], list[str]]] = {
+    "is_first_names": icelandic_first_names,
+    "surnames": surnames,
+    "fr_words": french_words,
+    "it_towns": italian_towns,
+    "de_first_names": german_first_names,
+    "it_surnames": italian_surnames,
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("data"))
+    parser.add_argument("--out", type=Path, default=Path("data/finetune"))
     parser.add_argument("--dict", type=Path, default=Path("/usr/share/dict/french"))
-    parser.add_argument("--count", type=int, default=1000, help="French words to sample")
+    parser.add_argument("--kinds", nargs="+", default=list(KINDS)[:4], choices=list(KINDS))
+    parser.add_argument("--sizes", type=int, nargs="+", default=[200, 800, 3000], help="words per list (0: all)")
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    for name, words in (
-        ("it_surnames.txt", italian_surnames()),
-        ("de_first_names.txt", german_first_names()),
-        ("fr_words.txt", french_words(args.dict, args.count, args.seed)),
-    ):
-        write_atomic(args.out / name, ("\n".join(words) + "\n").encode())
-        print(f"{args.out / name}: {len(words)} words, characters {''.join(sorted(set(''.join(words))))}")
+    for kind in args.kinds:
+        words = KINDS[kind](args)
+        random.Random(args.seed).shuffle(words)
+        for size in args.sizes:
+            if size > len(words):
+                parser.error(f"--sizes {size}: {kind} has only {len(words)} words")
+            chosen = sorted(words[: size or len(words)])
+            path = args.out / f"{kind}_{size or len(words)}.txt"
+            write_atomic(path, ("\n".join(chosen) + "\n").encode())
+            print(f"{path}: {len(chosen)} words, characters {''.join(sorted(set(''.join(chosen))))}")
 
 
 if __name__ == "__main__":

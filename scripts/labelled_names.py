@@ -1,6 +1,6 @@
 """Build the labelled name sets of docs/labels.md from installed packages, into data/ (never committed).
 
-    python scripts/labelled_names.py                  # all three sets into data/
+    python scripts/labelled_names.py                  # all four sets into data/
     python scripts/labelled_names.py --out /tmp/sets --sets language gender
 
 Each set is written twice, in the two layouts `WordsDataModule` reads:
@@ -10,6 +10,8 @@ Each set is written twice, in the two layouts `WordsDataModule` reads:
 The sets:
   names_by_language  first names of 14 Latin-script Faker locales, labelled by language (en, fr, de, ...)
   names_by_gender    Faker's first_names_male against first_names_female, pooled over every locale with both
+  surnames_by_language  Faker's surnames of one Latin-script locale per language: the task of PyTorch's tutorial
+                     "Classifying Names with a Character-Level RNN" (its 18 languages' lists are not installed)
   words_by_language  Debian's word lists (wamerican, wfrench, wngerman, witalian, wspanish): a seeded sample
                      of each language's dictionary words
 
@@ -66,6 +68,9 @@ LANGUAGE_LOCALES = [
 ]
 FIRST_NAME_LISTS = ("first_names_male", "first_names_female", "first_names")
 GENDER_LISTS = {"male": "first_names_male", "female": "first_names_female"}
+# Surnames: every list whose attribute names them (last_names, last_names_male, unisex_last_names, ...), of the
+# first names' locales and the other Latin-script ones with a surname list; a label under --min_words is dropped.
+SURNAME_LOCALES = [*LANGUAGE_LOCALES, "da_DK", "no_NO", "sk_SK", "hr_HR", "sl_SI", "lt_LT", "lv_LV", "et_EE", "vi_VN"]
 
 # Debian's word lists: the file in /usr/share/dict, and the package that installs it.
 DICTIONARIES = {
@@ -125,6 +130,17 @@ def names_by_language() -> tuple[Pairs, int]:
         for attribute in FIRST_NAME_LISTS
         for name in names(provider(locale), attribute)
     )
+
+
+def surnames_by_language() -> tuple[Pairs, int]:
+    raw = []
+    for locale in SURNAME_LOCALES:
+        cls = provider(locale)
+        for attribute in sorted(name for name in dir(cls) if "last_name" in name and not name.startswith("_")):
+            group = getattr(cls, attribute)
+            if isinstance(group, (list, tuple, dict)):
+                raw += [(name, locale.split("_")[0]) for name in group if isinstance(name, str)]
+    return labelled(raw)
 
 
 def names_by_gender() -> tuple[Pairs, int]:
@@ -190,7 +206,7 @@ def report(pairs: Pairs, dropped: int, name: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=REPO / "data", help="folder to write the sets into")
-    sets = ["language", "gender", "words"]
+    sets = ["language", "gender", "surnames", "words"]
     parser.add_argument("--sets", nargs="+", choices=sets, default=sets, help="which sets to build")
     parser.add_argument("--min_words", type=int, default=200, help="drop a label with fewer words than this")
     parser.add_argument("--words_per_language", type=int, default=6000, help="dictionary words sampled per language")
@@ -199,6 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     builders = {
         "language": ("names_by_language", names_by_language),
         "gender": ("names_by_gender", names_by_gender),
+        "surnames": ("surnames_by_language", surnames_by_language),
         "words": ("words_by_language", lambda: words_by_language(args.words_per_language, args.seed)),
     }
     for key in args.sets:

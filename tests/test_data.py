@@ -91,7 +91,6 @@ def test_mini_batches_cover_the_split_once_per_epoch_in_a_new_order():
         ("val_fraction", -0.1, "--data.val_fraction"),
         ("test_fraction", 1.0, "--data.test_fraction"),
         ("batch_size", 0, "--data.batch_size"),
-        ("num_samples", 0, "--sampling.num_samples"),
     ],
 )
 def test_bad_options_name_the_option(tiny_file, option, value, message):

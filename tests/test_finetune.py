@@ -198,8 +198,10 @@ def test_a_label_the_new_list_lacks_stays_and_still_samples(tmp_path, name, caps
     new = write_labelled(tmp_path / "new.tsv", NEW_WORDS, new_label)
     ckpt = quick_base(tmp_path, base_file, name, "--data.labelled", "true")
     base = torch.load(ckpt, weights_only=True)
-    # No weight decay: then a label without words, which gets no gradient, keeps its row through training.
-    still = ["--model.optimizer.init_args.weight_decay", "0"] if name == "gru" else []
+    # No weight decay, and the checkpoint's weights as they are (no shrink or perturbation, docs/finetune.md):
+    # then a label without words, which gets no gradient, keeps its row through training.
+    plain = ["--finetune.shrink", "1", "--finetune.perturb", "0"]
+    still = ["--model.optimizer.init_args.weight_decay", "0", *plain] if name == "gru" else []
     fit = ["fit", *tiny_args(tmp_path, new, name, "--data.labelled", "true", "--trainer.max_epochs", "1", *still)]
     cli = run_cli(MakemoreCLI, [*fit, "--init_from", str(ckpt)])
     run = run_dir(tmp_path, name)

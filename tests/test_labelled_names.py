@@ -6,7 +6,12 @@ from collections import Counter
 
 from conftest import REPO
 
-SETS = {"names_by_language": 8, "names_by_gender": 2, "words_by_language": 5}  # the fewest labels each may have
+SETS = {
+    "names_by_language": 8,
+    "names_by_gender": 2,
+    "surnames_by_language": 8,
+    "words_by_language": 5,
+}  # the fewest labels each may have
 
 
 def test_the_script_writes_both_layouts_of_every_set(tmp_path):

@@ -21,6 +21,7 @@ from jsonargparse import ArgumentParser
 from makemore_pl.checkpoints import open_checkpoint, run_folder
 from makemore_pl.data.text import is_text_class
 from makemore_pl.errors import UsageError
+from makemore_pl.linked import LINKED
 from makemore_pl.models.base import init_arguments
 from makemore_pl.models.network import NetworkModel
 from makemore_pl.sampling import legacy
@@ -28,8 +29,6 @@ from makemore_pl.sampling import legacy
 SUBCOMMANDS = ("fit", "validate", "test", "predict")
 # Values of --ckpt_path that Lightning resolves itself instead of reading a file of that name.
 LIGHTNING_CHECKPOINTS = ("last", "best", "hpc", "registry")
-# The model's arguments that the CLI links from the data (cli.trainer.MakemoreCLI.add_arguments_to_parser).
-LINKED = ("vocab", "labels", "context", "block_size", "text")
 # Model arguments that say how to train or sample, not what the weights are: these may change when
 # fine-tuning. Every other saved argument is architecture, and comes from the checkpoint.
 TRAINING_ARGUMENTS = init_arguments(NetworkModel) | {"dropout", "l2", "init_seed", "smoothing"}

@@ -6,7 +6,9 @@ starts with a header line naming the columns (``--header false`` leaves it out):
     word  nll  nats_per_char  perplexity  [in_train]  [label  p(<label>) ...]  [surprisal]
 
 ``in_train`` (true/false) when the run's words file is there to say which words it trained on;
-``label`` and one ``p(<label>)`` column per label for a labelled model; with ``--per_char``,
+``label`` and one ``p(<label>)`` column per label for a labelled model (calibrated: see
+``makemore_pl.calibration``), or with ``--top_labels k`` the k most probable labels, best first, as
+``label_1 p_1 ... label_k p_k``; with ``--per_char``,
 ``surprisal``: the nats of each character, then of the end, comma-separated. With ``--label``, the
 figures are those of p(word | label). A model of running text scores a text file instead (``score_text``).
 """
@@ -19,6 +21,7 @@ from typing import Literal
 
 from jsonargparse import ArgumentParser
 
+from makemore_pl.calibration import check_top_labels, top_labels
 from makemore_pl.checkpoints import load_model, training_words
 from makemore_pl.cli.arguments import checkpoint_parser
 from makemore_pl.cli.score_text import check_score_options, score_text_main
@@ -49,6 +52,9 @@ def parser() -> ArgumentParser:
         default=None,
         help="A labelled model's label: score p(word | label) instead of p(word) over all labels (the nll, "
         "nats_per_char, perplexity and surprisal columns; the posterior over labels is unchanged).",
+    )
+    parser.add_argument(
+        "--top_labels", type=int | None, default=None, help="A labelled model: the k most probable labels alone."
     )
     parser.add_argument("--header", type=bool, default=True, help="Start with a line naming the columns.")
     parser.add_argument("--device", type=str, default="cpu", help="Where the model runs: cpu, cuda, mps, cuda:1...")
@@ -87,18 +93,23 @@ def read_words(words: str | None, file: str | None) -> tuple[list[tuple[int, str
     return numbered, source
 
 
-def header(labels: list[str] | None, in_train: bool, per_char: bool) -> list[str]:
+def header(labels: list[str] | None, in_train: bool, per_char: bool, top: int | None = None) -> list[str]:
     columns = ["word", "nll", "nats_per_char", "perplexity"]
     columns += ["in_train"] if in_train else []
-    columns += ["label", *(f"p({label})" for label in labels)] if labels else []
+    if top:
+        columns += [name for i in range(1, top + 1) for name in (f"label_{i}", f"p_{i}")]
+    elif labels:
+        columns += ["label", *(f"p({label})" for label in labels)]
     return columns + (["surprisal"] if per_char else [])
 
 
-def row(score: WordScore) -> list[str]:
+def row(score: WordScore, top: int | None = None) -> list[str]:
     fields = [score.word, f"{score.nll:.4f}", f"{score.nats_per_char:.4f}", f"{score.perplexity:.3f}"]
     if score.in_train is not None:
         fields.append(str(score.in_train).lower())
-    if score.posterior is not None:
+    if score.posterior is not None and top:
+        fields += [field for label, p in top_labels(score.posterior, top) for field in (label, f"{p:.4f}")]
+    elif score.posterior is not None:
         fields += [score.label or "", *(f"{p:.4f}" for p in score.posterior.values())]
     if score.surprisal is not None:
         fields.append(",".join(f"{s:.3f}" for s in score.surprisal))
@@ -117,6 +128,7 @@ def score_main(args: list[str] | None = None) -> None:
     check_score_options(config, model.text)
     if model.text:
         return score_text_main(model, config)
+    check_top_labels(model, config.top_labels)
     if config.label is not None:
         model.label_ids([config.label], "--label")  # before reading stdin: an unknown label is one line
     numbered, source = read_words(config.words, config.file)
@@ -131,8 +143,8 @@ def score_main(args: list[str] | None = None) -> None:
             raise UsageError(f"{source} {number}: cannot score {word!r}: {reason} (--skip_unknown skips such words)")
     train_words = training_words(config.ckpt_path)
     scores = score_words(model, kept, train_words, per_char=config.per_char, label=config.label)
-    columns = header(model.labels, train_words is not None, config.per_char)
-    write_tsv(([columns] if config.header else []) + [row(score) for score in scores])
+    columns = header(model.labels, train_words is not None, config.per_char, config.top_labels)
+    write_tsv(([columns] if config.header else []) + [row(score, config.top_labels) for score in scores])
     if skipped:
         number, word, reason = skipped[0]
         print(

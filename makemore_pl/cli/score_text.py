@@ -17,7 +17,7 @@ from makemore_pl.models.base import LanguageModel
 from makemore_pl.text_scoring import score_text_file
 
 # The options of `score` that only a words model reads, with the values that leave them off.
-WORD_ONLY = {"words": None, "file": None, "label": None, "skip_unknown": False}
+WORD_ONLY = {"words": None, "file": None, "label": None, "skip_unknown": False, "top_labels": None}
 
 
 def check_score_options(config: Namespace, text: bool) -> None:

@@ -12,7 +12,8 @@ from jsonargparse import Namespace, set_parsing_settings
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 
-from makemore_pl import console, finetune
+from makemore_pl import console, finetune, recipe
+from makemore_pl.calibration import label_callbacks
 from makemore_pl.callbacks.dashboard import Dashboard
 from makemore_pl.callbacks.guard import FiniteLossGuard
 from makemore_pl.callbacks.interrupt import SafeInterrupt
@@ -24,6 +25,7 @@ from makemore_pl.cli import arguments, run_config
 from makemore_pl.data.datamodule import WordsDataModule
 from makemore_pl.data.text import TextDataModule, names_text_data
 from makemore_pl.errors import UsageError
+from makemore_pl.linked import DECIDED
 from makemore_pl.models.base import LanguageModel
 from makemore_pl.models.counts import CountNGram
 from makemore_pl.sampling import legacy
@@ -38,7 +40,7 @@ class MakemoreCLI(LightningCLI):
         # The data decides the vocabulary, the context and the longest word; the model follows.
         # A model without one of these arguments (block_size for a window model, context for a
         # sequence model) is simply not given it.
-        for key in ("vocab", "labels", "block_size", "text"):
+        for key in DECIDED:
             link = partial(self._from_data_or_checkpoint, key=key)
             parser.link_arguments("data", f"model.init_args.{key}", compute_fn=link, apply_on="instantiate")
         context = "data.init_args.context" if self.subclass_mode_data else "data.context"  # text: TextDataModule
@@ -60,6 +62,7 @@ class MakemoreCLI(LightningCLI):
             "count (--ckpt_path resumes instead). The architecture is the checkpoint's; the vocabulary grows to "
             "the words file's new characters. With test, validate or predict: those weights, unchanged.",
         )
+        parser.add_class_arguments(recipe.FineTuning, "finetune")  # how fit --init_from starts and trains
 
     def _from_data_or_checkpoint(self, data: WordsDataModule, key: str) -> Any:
         # predict samples from the model alone: without the words file, the checkpoint knows the
@@ -99,6 +102,7 @@ class MakemoreCLI(LightningCLI):
         callbacks = self.trainer.callbacks
         # Every command's run stops on a loss that is no longer a number, and at the end of a batch on Ctrl-C.
         callbacks[:0] = [c() for c in (FiniteLossGuard, SafeInterrupt) if not any(isinstance(x, c) for x in callbacks)]
+        callbacks += label_callbacks(self.model)  # a labelled model's val/accuracy and calibration
         # Lightning's progress bar draws on stdout, which belongs to predict's words and test's table.
         for i, callback in enumerate(callbacks):
             if type(callback) is TQDMProgressBar:
@@ -125,9 +129,12 @@ class MakemoreCLI(LightningCLI):
 
     def _start_from_checkpoint(self) -> None:
         config = self.config[self.subcommand]
-        # A run's own checkpoint (--ckpt_path) wins: a fine-tuned run resumed from its config.yaml,
-        # which records init_from, goes on from where it was.
-        if config.init_from and not config.ckpt_path:
+        if config.init_from and self.subcommand == "fit":
+            # Resumed too (--ckpt_path): the recipe's callbacks come back, then Lightning restores the run's weights.
+            saved = open_checkpoint(config.init_from, "--init_from")
+            options = self.config_init[self.subcommand]["finetune"]
+            recipe.start(self.model, self.trainer, saved, config.init_from, self.datamodule, options)
+        elif config.init_from and not config.ckpt_path:  # a fine-tuned run's own checkpoint holds its weights
             saved = open_checkpoint(config.init_from, "--init_from")
             finetune.start_from(self.model, saved, config.init_from, self.datamodule)
 

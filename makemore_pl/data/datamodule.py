@@ -10,21 +10,20 @@ from typing import Any
 import lightning as L
 import torch
 
-from makemore_pl.data.batches import EvalBatches, FullBatch, MiniBatches, WordBatches
 from makemore_pl.data.files import Pair, download, line_of, read_folder, read_labelled, read_words
-from makemore_pl.data.records import COUNTED, WORDS, Classify
+from makemore_pl.data.loaders import WordLoaders
+from makemore_pl.data.records import WORDS, Classify
 from makemore_pl.data.remembered import copied_words, saved_path, words_state
 from makemore_pl.data.splits import check_fractions, classify_words, split_pairs, split_words
 from makemore_pl.data.vocab import Vocabulary
 from makemore_pl.errors import UsageError
 from makemore_pl.sampling.options import SamplingOptions
-from makemore_pl.sampling.requests import SampleRequests
 
 NAMES_URL = "https://raw.githubusercontent.com/karpathy/makemore/master/names.txt"
 NAMES_SHA256 = "0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d"
 
 
-class WordsDataModule(L.LightningDataModule):
+class WordsDataModule(WordLoaders, L.LightningDataModule):
     text = False  # linked to the model's ``text``: words, each between boundaries (TextDataModule: running text)
 
     def __init__(
@@ -185,12 +184,6 @@ class WordsDataModule(L.LightningDataModule):
         """
         return min(max(map(len, self.words)), self.max_word_length) + 1
 
-    @property
-    def layout(self) -> str:
-        """What the attached model reads (see ``batches``): n-gram models' counted windows by default."""
-        model = self.trainer.lightning_module if self.trainer is not None else None
-        return getattr(model, "layout", COUNTED)
-
     def split_words(self) -> dict[str, list[str]]:
         """The words of each split (``splits.split_words``; labelled words' by ``splits.split_pairs``)."""
         if self.pairs is not None:
@@ -264,53 +257,3 @@ class WordsDataModule(L.LightningDataModule):
     def train_words(self) -> list[str]:
         self.setup()
         return self.splits["train"]
-
-    def _shard(self) -> dict:
-        trainer = self.trainer
-        if trainer is None:
-            return {"rank": 0, "world_size": 1, "device": None}
-        return {"rank": trainer.global_rank, "world_size": trainer.world_size, "device": trainer.strategy.root_device}
-
-    @property
-    def _encoded(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-        """The encoded splits in the attached model's layout: whole padded words, or windows."""
-        return self.sequences if self.layout == WORDS else self.examples
-
-    @property
-    def _row_labels(self) -> dict[str, torch.Tensor]:
-        """The label of each row of ``_encoded``: empty for unlabelled data."""
-        return self.sequence_labels if self.layout == WORDS else self.example_labels
-
-    def _evaluation(self, split: str) -> EvalBatches | list:
-        data = self._encoded
-        if split not in data:
-            return []  # Lightning skips a stage whose loader is empty
-        counted = self.layout == COUNTED
-        labelled = {"label": self._row_labels.get(split), "num_labels": len(self.labels or [])}
-        # Only the test split is classified: Bayes' rule runs the model once per label.
-        classify = self.classify(split) if split == "test" else None
-        return EvalBatches(
-            *data[split], self.eval_batch_size, counted=counted, classify=classify, **labelled, **self._shard()
-        )
-
-    def train_dataloader(self) -> FullBatch | MiniBatches | WordBatches:
-        layout, shard = self.layout, self._shard()
-        x, y = self._encoded["train"]
-        label = self._row_labels.get("train")
-        if self.batch_size is None:
-            return FullBatch(x, y, counted=layout == COUNTED, label=label, **shard)
-        epoch = lambda: self.trainer.current_epoch  # noqa: E731 (read when each epoch starts)
-        if layout == WORDS:
-            return WordBatches(x, y, self.batch_size, self.seed, epoch=epoch, label=label, **shard)
-        count = None if layout == COUNTED else False  # counting would change what BatchNorm sees
-        return MiniBatches(x, y, self.batch_size, self.seed, epoch=epoch, count=count, label=label, **shard)
-
-    def val_dataloader(self) -> EvalBatches | list:
-        return self._evaluation("val")
-
-    def test_dataloader(self) -> EvalBatches | list:
-        return self._evaluation("test")
-
-    def predict_dataloader(self) -> SampleRequests:
-        shard = self._shard()
-        return SampleRequests(self.sampling, shard["rank"], shard["world_size"])

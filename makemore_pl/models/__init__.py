@@ -6,11 +6,13 @@
 | ``mlp`` | lectures 2 and 3: ``MLP`` (``batch_norm``) |
 | ``wavenet`` | lecture 5: ``WaveNet`` |
 | ``bow``, ``recurrent``, ``transformer`` | makemore.py's: ``BoW``, ``RNN``, ``GRU``, ``LSTM``, ``Transformer`` |
+| ``mixture`` | ``GRUCounts``: a GRU interpolated with per-label trigram counts (docs/labels.md) |
 """
 
 from makemore_pl.models.base import LanguageModel
 from makemore_pl.models.bow import BoW
 from makemore_pl.models.counts import CountNGram
+from makemore_pl.models.mixture import GRUCounts
 from makemore_pl.models.mlp import MLP
 from makemore_pl.models.network import NetworkModel, SequenceModel, WindowModel
 from makemore_pl.models.neural import NeuralNGram
@@ -26,6 +28,7 @@ __all__ = [
     "RNN",
     "BoW",
     "CountNGram",
+    "GRUCounts",
     "LanguageModel",
     "NGramModel",
     "NetworkModel",

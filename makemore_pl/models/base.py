@@ -19,6 +19,7 @@ from torch import Tensor
 from makemore_pl.data.records import WORDS, Batch, Labels
 from makemore_pl.data.vocab import PAD, Vocabulary
 from makemore_pl.errors import UsageError
+from makemore_pl.models.classifier import setup_labels, with_label_term
 from makemore_pl.sampling.decoders import Decoder, Rerunning
 from makemore_pl.sampling.exact import generate
 from makemore_pl.sampling.options import SamplingOptions
@@ -57,6 +58,7 @@ class LanguageModel(L.LightningModule):
         vocab: list[str],
         labels: list[str] | None = None,
         text: bool = False,
+        label_weight: float = 0.0,
     ) -> None:
         """
         Args:
@@ -65,6 +67,7 @@ class LanguageModel(L.LightningModule):
                 checkpoint; null for unlabelled words. A labelled model is conditioned on the label.
             text: Trained on running text (``TextDataModule``), not words: linked from the data, saved in the
                 checkpoint. Evaluation then also logs bits per character (``val/bpc``).
+            label_weight: Adds this times -log p(label | word) to the loss, to classify as well (docs/labels.md).
         """
         super().__init__()
         self.vocabulary = Vocabulary(vocab)
@@ -74,10 +77,7 @@ class LanguageModel(L.LightningModule):
         self.labels = list(labels) if labels is not None else None
         self.text = text
         self.num_labels = len(self.labels) if self.labels is not None else 0
-        if self.labels is not None:
-            # p(label) for Bayes' rule, from the training split when fit starts (``on_fit_start``), and
-            # kept in the checkpoint: a model alone can then classify. Uniform until then.
-            self.register_buffer("label_prior", torch.full((self.num_labels,), 1.0 / self.num_labels))
+        setup_labels(self, label_weight)  # the label prior and temperature buffers, the label term's weight
         # Every argument of every subclass, as plain values the checkpoint can hold: the
         # optimizer and schedule are code, and the run's config.yaml keeps them.
         self.save_hyperparameters(ignore=["optimizer", "lr_scheduler"])
@@ -175,7 +175,7 @@ class LanguageModel(L.LightningModule):
         return nll, nll
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
-        loss, nll = self.objective(batch)
+        loss, nll = with_label_term(self, batch, *self.objective(batch))
         # Lightning's logger writes every log_every_n_steps steps, but each self.log call costs
         # about 0.45 ms (more than a whole full-batch n-gram step), so call it only on those steps.
         if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:

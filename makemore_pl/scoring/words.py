@@ -11,7 +11,9 @@ posterior ``p(label | word) ∝ p(word | label) p(label)``, and the word's NLL i
 mixture, ``-log sum_label p(label) p(word | label)``: the model's probability of the word when no
 label is given. Its per-character surprisals are the mixture's too, so they still add up to the NLL.
 The prior ``p(label)`` is the training split's, when the checkpoint keeps it (``label_prior``),
-else uniform. Given a label, the word's NLL is ``-log p(word | label)`` instead.
+else uniform. Given a label, the word's NLL is ``-log p(word | label)`` instead. The posterior is
+calibrated: its log joint is divided by the temperature fitted on the validation split
+(``label_temperature``, see ``makemore_pl.calibration``).
 """
 
 from __future__ import annotations
@@ -145,7 +147,8 @@ def _chunk_surprisals(
     cumulative = joint.cumsum(2) + log_prior[:, None, None]
     mixture = torch.logsumexp(cumulative, dim=0)  # (n, T)
     surprisal = -torch.diff(mixture, dim=1, prepend=torch.zeros(n, 1, device=mixture.device))
-    posterior = torch.softmax(cumulative[:, :, -1], dim=0).T  # past a word's end nothing is added: its last column
+    # Past a word's end nothing is added: its last column. Calibrated: over the fitted label temperature.
+    posterior = torch.softmax(cumulative[:, :, -1] / model.label_temperature, dim=0).T
     if given is not None:
         surprisal = -joint[given]
     return surprisal.cpu(), posterior.cpu()
