@@ -113,3 +113,12 @@ def count_model_val_nll(dm: WordsDataModule) -> float:
         return -probs[xv[:, 0], yv].log().mean().item()
 
     return min(val_nll(a) for a in [0.01, 0.03, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0])
+
+
+def words_for(config: Path, tiny_file: Path, tmp_path: Path) -> Path:
+    """The tiny words for ``config``: as they are, or labelled (word<TAB>label) where it reads labelled lines."""
+    if "labelled: true" not in config.read_text():
+        return tiny_file
+    words = tmp_path / "tiny.tsv"
+    words.write_text("".join(f"{word}\t{label_of(word)}\n" for word in tiny_file.read_text().split()))
+    return words

@@ -3,7 +3,7 @@
 import pytest
 import torch
 from conftest import REPO, TINY_WORDS, fit_args
-from helpers import label_of, run_dir
+from helpers import run_dir, words_for
 
 from makemore_pl.cli import cli_main
 
@@ -45,10 +45,7 @@ def test_a_rerun_into_the_same_log_folder_works(tmp_path, tiny_file):
 
 @pytest.mark.parametrize("config", CONFIGS, ids=[c.name for c in CONFIGS])
 def test_every_config_parses_and_instantiates(tmp_path, tiny_file, config, capsys):
-    words = tiny_file
-    if "labelled: true" in config.read_text():  # configs/labelled.yaml reads word<TAB>label lines
-        words = tmp_path / "tiny.tsv"
-        words.write_text("".join(f"{word}\t{label_of(word)}\n" for word in tiny_file.read_text().split()))
+    words = words_for(config, tiny_file, tmp_path)  # configs/labelled.yaml reads word<TAB>label lines
     cli_main(["fit", *fit_args(tmp_path, words, str(config)), "--trainer.max_epochs", "1"])
     assert "Error" not in capsys.readouterr().err
 

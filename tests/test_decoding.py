@@ -64,7 +64,7 @@ def test_a_labelled_network_starts_as_the_unlabelled_one_and_reads_its_label(mod
 def test_label_names_are_checked_against_the_model():
     model = GRU(VOCAB, labels=["en", "fr"], block_size=6)
     assert model.label_ids(["fr", "en"]).tolist() == [1, 0]
-    with pytest.raises(UsageError, match=r"--model\.label: unknown label 'de'; the model knows en, fr"):
+    with pytest.raises(UsageError, match=r"--sampling\.label: unknown label 'de'; the model knows en, fr"):
         model.label_ids(["de"])
     with pytest.raises(UsageError, match="trained without labels"):
         GRU(VOCAB, block_size=6).label_ids(["en"])

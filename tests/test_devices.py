@@ -9,6 +9,7 @@ import lightning as L
 import pytest
 import torch
 from conftest import REPO, fit_args
+from helpers import words_for
 
 from makemore_pl.cli import MakemoreCLI, cli_main, run_cli
 
@@ -20,7 +21,8 @@ IDS = [c.stem for c in CONFIGS]
 def test_no_model_moves_a_float64_tensor_to_an_accelerator(tmp_path, tiny_file, config):
     # Apple's MPS has no float64. The meta device stands in for it: it exists on every
     # machine, and .to() moves a model there exactly as it would to MPS or CUDA.
-    model = run_cli(MakemoreCLI, fit_args(tmp_path, tiny_file, str(config)), run=False).model
+    words = words_for(config, tiny_file, tmp_path)
+    model = run_cli(MakemoreCLI, fit_args(tmp_path, words, str(config)), run=False).model
     model.to("meta")
     tensors = [*model.named_parameters(), *model.named_buffers()]
     moved = [name for name, t in tensors if t.device.type == "meta"]
@@ -41,6 +43,7 @@ class DeviceRecorder(L.Callback):
 
 
 def gpu_fit(tmp_path: Path, words: Path, config: Path, *extra: str) -> MakemoreCLI:
+    words = words_for(config, words, tmp_path)
     args = [*fit_args(tmp_path, words, str(config)), "--trainer.accelerator", "gpu", "--trainer.devices", "1"]
     return run_cli(MakemoreCLI, [*args, "--trainer.max_epochs", "2", "--trainer.max_steps", "4", *extra], run=False)
 

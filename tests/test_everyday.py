@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import REPO, TINY_WORDS, fit_args
+from helpers import words_for
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from makemore_pl.cli import MakemoreCLI, cli_main, run_cli
@@ -166,7 +167,7 @@ def warnings_in(stderr: str) -> list[str]:
 def test_every_config_fits_quietly_and_predicts_only_words_to_stdout(tmp_path, tiny_file, config):
     # As a user runs it: progress bar and model summary on. The budget is cut to a few steps.
     fit = makemore(
-        "fit", "--config", str(config), "--data.path", str(tiny_file),
+        "fit", "--config", str(config), "--data.path", str(words_for(config, tiny_file, tmp_path)),
         "--trainer.logger.init_args.save_dir", str(tmp_path / "logs"),
         "--trainer.max_epochs", "2", "--trainer.max_steps", "4",
         cwd=tmp_path,
@@ -181,13 +182,13 @@ def test_every_config_fits_quietly_and_predicts_only_words_to_stdout(tmp_path, t
         last = last.rename(tmp_path / "alone.ckpt")
     predict = makemore("predict", "--ckpt_path", str(last), "--sampling.num_samples", "9", cwd=tmp_path)
     assert predict.returncode == 0, predict.stderr[-3000:]
-    words = predict.stdout.split("\n")
+    words = [line.split("\t")[0] for line in predict.stdout.split("\n")]  # a labelled model prints word<TAB>label
     assert len(words) == 10 and words[-1] == "", predict.stdout  # nine lines, each ended by a newline
     alphabet = set("".join(TINY_WORDS))
     assert all(set(word) <= alphabet for word in words), predict.stdout  # no "\r", no progress text
     assert warnings_in(predict.stderr) == []
-    if config.name in ALONE:
-        assert "is missing" in predict.stderr  # the one line saying why no word is marked new or train
+    if config.name in ALONE:  # the checkpoint keeps its training words: each sampled word is marked new or train
+        assert re.search(r"sampled 9 words, \d+ new and \d+ from the training words", predict.stderr), predict.stderr
 
 
 def test_the_console_page_lists_each_warning_it_calls_actionable():
