@@ -253,11 +253,8 @@ class LanguageModel(L.LightningModule):
         raise NotImplementedError
 
     def predict_step(self, batch: SampleBatch, batch_idx: int) -> Prediction:
-        """Sample the request that ``batch`` carries: its share of the words, for ``SampleWriter``.
-
-        A model of running text gets a ``ContinuationRequest`` instead, which ``TextWriter`` streams
-        character by character as drawn: nothing to compute ahead of it here.
-        """
+        """Sample the request that ``batch`` carries: its share of the words, for ``SampleWriter``. A text model's
+        ``ContinuationRequest`` passes through to ``TextWriter``, which streams each character as it is drawn."""
         if self.text:
             return batch
         data = self.trainer.datamodule
@@ -265,9 +262,8 @@ class LanguageModel(L.LightningModule):
         return sample_batch(self, batch, train)
 
     def teardown(self, stage: str) -> None:
-        # A process started by multiprocessing (ddp_spawn) ends with os._exit, which skips the
-        # atexit hook where Lightning destroys the process group; gloo then aborts the process
-        # as it exits. Nothing needs the group after teardown, so destroy it here.
+        # A process started by multiprocessing (ddp_spawn) ends with os._exit, which skips the atexit hook where
+        # Lightning destroys the process group; gloo then aborts the process as it exits. Nothing needs it now.
         if multiprocessing.parent_process() is not None and dist.is_available() and dist.is_initialized():
             dist.destroy_process_group()
 
@@ -282,9 +278,6 @@ class LanguageModel(L.LightningModule):
             checkpoint["labels"] = list(self.labels)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.check_checkpoint_data(checkpoint)
-
-    def check_checkpoint_data(self, checkpoint: dict[str, Any]) -> None:
         """The one place where a checkpoint's vocabulary and labels are checked against the data given now."""
         saved = checkpoint.get("vocab")
         if saved is not None and list(saved) != self.itos:

@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from makemore_pl.errors import UsageError
-from makemore_pl.sampling.options import SamplingOptions, flag
+from makemore_pl.sampling.options import flag
 
-# Each old model argument, and the option it became.
-MODEL_KEYS = {name: name for name in SamplingOptions.__dataclass_fields__} | {"sample_seed": "seed"}
-MODEL_KEYS.pop("num_samples")
-MODEL_KEYS.pop("seed")
+# Each old model argument, and the option it became: a fixed list, since options added later never were
+# the model's (``prompt``, ``length``).
+MOVED = "temperature top_k prefix max_length label min_length exclude suffix contains only_new unique beam exact"
+MOVED += " max_draws"
+MODEL_KEYS = {name: name for name in MOVED.split()} | {"sample_seed": "seed"}
 DATA_KEYS = {"num_samples": "num_samples"}
 
 
