@@ -128,8 +128,10 @@ def test_scores_are_the_models_probabilities_character_by_character(server, ckpt
         joint = [float(p) * q for p, q in zip(prior, likelihood)]
         assert score["word"] == name and score["in_train"] == (name in training_words(ckpt))
         assert score["nll"] == pytest.approx(-math.log(sum(joint)), abs=1e-4)
+        # The posterior served is calibrated: the log joint over the label temperature fitted on val.
+        calibrated = [p ** (1 / model.label_temperature.item()) for p in joint]
         assert score["posterior"] == pytest.approx(
-            {"a": joint[0] / sum(joint), "other": joint[1] / sum(joint)}, abs=1e-6
+            {"a": calibrated[0] / sum(calibrated), "other": calibrated[1] / sum(calibrated)}, abs=1e-6
         )
         assert score["label"] == max(score["posterior"], key=score["posterior"].get)
         assert sum(score["surprisal"]) == pytest.approx(score["nll"], abs=1e-4)
@@ -381,12 +383,12 @@ def test_a_checkpoint_moved_away_from_its_run_still_knows_its_training_words(tmp
         assert training_words(moved) == expected
         sampler = SampleAPI(str(moved))
         sampler.setup("cpu")
-        asked = sampler.decode_request(SampleRequest(num_samples=8, sample_seed=1, only_new=True))
+        asked = sampler.decode_request(SampleRequest(num_samples=8, seed=1, only_new=True))
         (answer,) = [sampler.encode_response(r) for r in sampler.predict([asked])]
         assert [w["mark"] for w in answer["words"]] == ["new"] * 8
         assert not {w["word"] for w in answer["words"]} & expected
         capsys.readouterr()
-        cli_main(["predict", "--ckpt_path", str(moved), "--data.num_samples", "30", "--model.sample_seed", "1"])
+        cli_main(["predict", "--ckpt_path", str(moved), "--sampling.num_samples", "30", "--sampling.seed", "1"])
     printed = capsys.readouterr()
     trained = sum(word in expected for word in printed.out.split())
     assert f"{30 - trained} new and {trained} from the training words" in printed.err
