@@ -21,11 +21,14 @@ fit: setup
 
 # The Debian packages the tests need (a browser, PostgreSQL, word lists) are installed first where
 # they are missing; without root or apt-get, scripts/system_packages.sh prints the command to run.
+# The suite in JOBS processes (pytest-xdist), each test file whole in one of them so that its shared
+# checkpoints are trained once; the tests are mostly start-up and small fits, which two cores overlap.
+JOBS ?= 2
 test: setup
 	scripts/system_packages.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile
 
 # The speed figures of BENCHMARKS.md (about 15 minutes, and 5 for benchmarks/score.py); `make bench QUICK=--quick` takes seconds.
 bench: setup
