@@ -7,44 +7,39 @@ splits it and encodes it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 
 from makemore_pl.data.batches import EvalBatches, FullBatch, MiniBatches, WordBatches
 from makemore_pl.data.records import COUNTED, WORDS
 from makemore_pl.sampling.requests import SampleRequests
 
-if TYPE_CHECKING:
-    from makemore_pl.data.datamodule import WordsDataModule
-
 
 class WordLoaders:
     """``WordsDataModule``'s loaders: training, validation and test batches, and predict's requests."""
 
     @property
-    def layout(self: WordsDataModule) -> str:
+    def layout(self) -> str:
         """What the attached model reads (see ``batches``): n-gram models' counted windows by default."""
         model = self.trainer.lightning_module if self.trainer is not None else None
         return getattr(model, "layout", COUNTED)
 
-    def _shard(self: WordsDataModule) -> dict:
+    def _shard(self) -> dict:
         trainer = self.trainer
         if trainer is None:
             return {"rank": 0, "world_size": 1, "device": None}
         return {"rank": trainer.global_rank, "world_size": trainer.world_size, "device": trainer.strategy.root_device}
 
     @property
-    def _encoded(self: WordsDataModule) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    def _encoded(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """The encoded splits in the attached model's layout: whole padded words, or windows."""
         return self.sequences if self.layout == WORDS else self.examples
 
     @property
-    def _row_labels(self: WordsDataModule) -> dict[str, torch.Tensor]:
+    def _row_labels(self) -> dict[str, torch.Tensor]:
         """The label of each row of ``_encoded``: empty for unlabelled data."""
         return self.sequence_labels if self.layout == WORDS else self.example_labels
 
-    def _evaluation(self: WordsDataModule, split: str) -> EvalBatches | list:
+    def _evaluation(self, split: str) -> EvalBatches | list:
         data = self._encoded
         if split not in data:
             return []  # Lightning skips a stage whose loader is empty
@@ -56,7 +51,7 @@ class WordLoaders:
             *data[split], self.eval_batch_size, counted=counted, classify=classify, **labelled, **self._shard()
         )
 
-    def train_dataloader(self: WordsDataModule) -> FullBatch | MiniBatches | WordBatches:
+    def train_dataloader(self) -> FullBatch | MiniBatches | WordBatches:
         layout, shard = self.layout, self._shard()
         x, y = self._encoded["train"]
         label = self._row_labels.get("train")
@@ -68,12 +63,12 @@ class WordLoaders:
         count = None if layout == COUNTED else False  # counting would change what BatchNorm sees
         return MiniBatches(x, y, self.batch_size, self.seed, epoch=epoch, count=count, label=label, **shard)
 
-    def val_dataloader(self: WordsDataModule) -> EvalBatches | list:
+    def val_dataloader(self) -> EvalBatches | list:
         return self._evaluation("val")
 
-    def test_dataloader(self: WordsDataModule) -> EvalBatches | list:
+    def test_dataloader(self) -> EvalBatches | list:
         return self._evaluation("test")
 
-    def predict_dataloader(self: WordsDataModule) -> SampleRequests:
+    def predict_dataloader(self) -> SampleRequests:
         shard = self._shard()
         return SampleRequests(self.sampling, shard["rank"], shard["world_size"])

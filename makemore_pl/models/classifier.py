@@ -19,8 +19,7 @@ batch holds windows of many words, and a counting model has no gradient to follo
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -28,11 +27,8 @@ from torch import Tensor
 from makemore_pl.data.records import WORDS, Batch
 from makemore_pl.errors import UsageError
 
-if TYPE_CHECKING:
-    from makemore_pl.models.base import LanguageModel
 
-
-def setup_labels(model: LanguageModel, label_weight: float) -> None:
+def setup_labels(model: L.LightningModule, label_weight: float) -> None:
     """Check ``--model.label_weight`` against the model and keep it; give a labelled model its label buffers.
 
     ``label_prior``: p(label) for Bayes' rule, from the training split when fit starts
@@ -60,13 +56,13 @@ def setup_labels(model: LanguageModel, label_weight: float) -> None:
         model.register_load_state_dict_pre_hook(complete_state)
 
 
-def label_log_posterior(model: LanguageModel, x: Tensor, y: Tensor) -> Tensor:
+def label_log_posterior(model: L.LightningModule, x: Tensor, y: Tensor) -> Tensor:
     """``log p(label | word)`` ``(n, L)`` by Bayes' rule over the model's own ``log p(word | label)`` and its prior."""
     joint = model.word_log_likelihoods(x, y) + model.label_prior.log()
     return joint.log_softmax(1)
 
 
-def label_loss(model: LanguageModel, batch: Batch) -> Tensor:
+def label_loss(model: L.LightningModule, batch: Batch) -> Tensor:
     """The mean over the batch's words of ``-log p(label | word)``, each word under its own row's label."""
     x, y, labels = batch[0], batch[1], batch[4].ids
     if len(x) == 0:
@@ -74,7 +70,7 @@ def label_loss(model: LanguageModel, batch: Batch) -> Tensor:
     return F.nll_loss(label_log_posterior(model, x, y), labels)
 
 
-def with_label_term(model: LanguageModel, batch: Batch, loss: Tensor, nll: Tensor) -> tuple[Tensor, Tensor]:
+def with_label_term(model: L.LightningModule, batch: Batch, loss: Tensor, nll: Tensor) -> tuple[Tensor, Tensor]:
     """``loss`` plus ``label_weight`` times the label term (logged: ``train/label_nll``), and ``nll``: as
     ``LanguageModel.objective`` returns them, ``loss`` itself at weight 0."""
     if not getattr(model, "label_weight", 0.0):
@@ -85,6 +81,6 @@ def with_label_term(model: LanguageModel, batch: Batch, loss: Tensor, nll: Tenso
     return loss + model.label_weight * term, nll
 
 
-def complete_state(model: LanguageModel, state: dict, prefix: str, *args: object) -> None:
+def complete_state(model: L.LightningModule, state: dict, prefix: str, *args: object) -> None:
     """A labelled model's state saved before the label temperature existed gets temperature 1: uncalibrated."""
     state.setdefault(f"{prefix}label_temperature", torch.ones(()))

@@ -9,14 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from makemore_pl.errors import UsageError
-
-if TYPE_CHECKING:  # options.py imports this module: the type alone, for the hint
-    from makemore_pl.sampling.options import SamplingOptions
 
 # The options that only mean something for words, and their values that leave them off. A text
 # model given any other value gets one line about each.
@@ -103,7 +100,7 @@ class ContinuationRequest:
     seed: int
 
     @classmethod
-    def from_options(cls, options: SamplingOptions) -> ContinuationRequest:
+    def from_options(cls, options: Any) -> ContinuationRequest:  # a SamplingOptions (options.py imports this module)
         prompt, source = options.read_prompt()
         return cls(prompt, source, options.length, options.temperature, options.top_k, options.seed)
 
