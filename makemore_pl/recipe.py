@@ -9,6 +9,9 @@ overfits the few words. The recipe, each part an option, measured in docs/finetu
   fresh initialisation (so the noise has each layer's own scale);
 - **new characters' output bias from their frequency** in the new list's training words, on the
   scale of the known biases (``set_frequency_bias``), instead of the lowest known bias;
+- **an accented letter's rows from its base letter's** (é, è, ê from e; ``copy_base_rows``): it is read
+  and predicted in much the same places, so its embedding and output rows start from that letter's
+  instead of the known rows' mean;
 - **staying near the checkpoint** (L2-SP, Li et al. 2018, "Explicit Inductive Bias for Transfer
   Learning with Convolutional Networks"): a pull towards the checkpoint's weights, in place of the
   optimizer's weight decay towards zero (``makemore_pl.callbacks.stay_near``). On 200 words this is
@@ -16,8 +19,8 @@ overfits the few words. The recipe, each part an option, measured in docs/finetu
 - **stopping on the validation curve** (off by default): Lightning's ``EarlyStopping`` on ``val/nll``
   with a patience. It saves time, not nats: the config's best-``val/nll`` checkpoint is the one to test.
 
-``shrink 1, perturb 0, new_char_bias lowest, stay_near 0`` is plain warm-starting. The options act on
-``fit --init_from`` only: ``test``, ``validate`` and ``predict --init_from`` read the checkpoint's
+``shrink 1, perturb 0, new_char_bias lowest, new_char_rows mean, stay_near 0`` is plain warm-starting.
+The options act on ``fit --init_from`` only: ``test``, ``validate`` and ``predict --init_from`` read the checkpoint's
 weights unchanged.
 """
 
@@ -63,7 +66,7 @@ class FineTuning:
     shrink: float = 0.5
     perturb: float = 0.1
     new_char_bias: Literal["frequency", "lowest"] = "frequency"
-    new_char_rows: Literal["base", "mean"] = "mean"
+    new_char_rows: Literal["base", "mean"] = "base"
     stay_near: float = 480.0
     patience: int | None = None
 
