@@ -9,9 +9,8 @@ overfits the few words. The recipe, each part an option, measured in docs/finetu
   fresh initialisation (so the noise has each layer's own scale);
 - **new characters' output bias from their frequency** in the new list's training words, on the
   scale of the known biases (``set_frequency_bias``), instead of the lowest known bias;
-- **an accented letter's rows from its base letter's** (é, è, ê from e; ``copy_base_rows``): it is read
-  and predicted in much the same places, so its embedding and output rows start from that letter's
-  instead of the known rows' mean;
+- **an accented letter's rows from its base letter's** (é, è, ê from e; ``copy_base_rows``), off by
+  default: measured, it gains 0.010 on 800 French words and loses 0.022 on 200;
 - **staying near the checkpoint** (L2-SP, Li et al. 2018, "Explicit Inductive Bias for Transfer
   Learning with Convolutional Networks"): a pull towards the checkpoint's weights, in place of the
   optimizer's weight decay towards zero (``makemore_pl.callbacks.stay_near``). On 200 words this is
@@ -31,7 +30,7 @@ import sys
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Literal, TypeGuard
+from typing import Any, TypeGuard
 
 import lightning as L
 import torch
@@ -54,9 +53,9 @@ class FineTuning:
         perturb: Plus ``perturb`` times the model's fresh initialisation of that weight (0: no noise).
         new_char_bias: A new character's output bias: ``frequency``, the log of its frequency in the new
             training words, on the known biases' scale; ``lowest``, the lowest known bias.
-        new_char_rows: A new character's embedding and output rows: ``base``, those of the known letter it is
-            written on (é, è, ê from e; ç from c: Unicode's decomposition), else the known rows' mean;
-            ``mean``, the known rows' mean for every new character.
+        new_char_rows: A new character's embedding and output rows: ``mean``, the known rows' mean; ``base``,
+            those of the known letter it is written on (é, è, ê from e; ç from c: Unicode's decomposition),
+            else the mean (on 200 French words it loses to ``mean``: docs/finetune.md).
         stay_near: Weight of the pull towards the checkpoint's weights (L2-SP), in training words: each step
             pulls ``lr * stay_near / training words`` of the way back, so a longer list, whose own evidence
             weighs more, is held less. It replaces the optimizer's weight decay towards zero; 0: that decay.
@@ -65,8 +64,9 @@ class FineTuning:
 
     shrink: float = 0.5
     perturb: float = 0.1
-    new_char_bias: Literal["frequency", "lowest"] = "frequency"
-    new_char_rows: Literal["base", "mean"] = "base"
+    # Plain strings, checked below: a value that a Literal refuses would get jsonargparse's usage text.
+    new_char_bias: str = "frequency"
+    new_char_rows: str = "mean"
     stay_near: float = 480.0
     patience: int | None = None
 
@@ -76,6 +76,9 @@ class FineTuning:
         for name in ("perturb", "stay_near"):
             if getattr(self, name) < 0:
                 raise UsageError(f"--finetune.{name} must be at least 0, got {getattr(self, name)}")
+        for name, allowed in (("new_char_bias", ("frequency", "lowest")), ("new_char_rows", ("mean", "base"))):
+            if getattr(self, name) not in allowed:
+                raise UsageError(f"--finetune.{name} must be {' or '.join(allowed)}, got {getattr(self, name)}")
         if self.patience is not None and self.patience < 1:
             raise UsageError(f"--finetune.patience must be at least 1 (or null), got {self.patience}")
 

@@ -112,7 +112,7 @@ def test_a_fine_tuning_says_how_the_vocabulary_grew_and_its_config_records_the_c
         "shrink": 0.5,
         "perturb": 0.1,
         "new_char_bias": "frequency",
-        "new_char_rows": "base",
+        "new_char_rows": "mean",
         "stay_near": 480.0,
         "patience": None,
     }
@@ -126,7 +126,8 @@ def test_a_fine_tuning_says_how_the_vocabulary_grew_and_its_config_records_the_c
         ("perturb", "-0.1", "--finetune.perturb must be at least 0, got -0.1"),
         ("stay_near", "-1", "--finetune.stay_near must be at least 0, got -1"),
         ("patience", "0", "--finetune.patience must be at least 1 (or null), got 0"),
-        ("new_char_rows", "first", "--finetune.new_char_rows"),
+        ("new_char_rows", "first", "--finetune.new_char_rows must be mean or base, got first"),
+        ("new_char_bias", "none", "--finetune.new_char_bias must be frequency or lowest, got none"),
     ],
 )
 def test_bad_recipe_values_get_one_line(tmp_path, new_words, gru_ckpt, capsys, option, value, message):
