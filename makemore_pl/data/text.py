@@ -13,7 +13,7 @@ import yaml
 from makemore_pl.data.files import download
 from makemore_pl.data.records import COUNTED, WORDS
 from makemore_pl.data.tokens import TokenFile, encode_file
-from makemore_pl.data.windows import CountedText, EvalText, TrainWindows
+from makemore_pl.data.windows import CountedText, EvalText, Shard, Span, TrainWindows
 from makemore_pl.errors import UsageError
 from makemore_pl.sampling.options import SamplingOptions
 from makemore_pl.sampling.text_options import ContinuationRequest, OneRequest
@@ -170,52 +170,33 @@ class TextDataModule(L.LightningDataModule):
         if stage != "predict":
             self.bounds  # noqa: B018 (a short file is refused before any loop starts)
 
-    def _shard(self) -> dict:
+    def _shard(self) -> Shard:
         trainer = self.trainer
         if trainer is None:
-            return {"rank": 0, "world_size": 1, "device": None}
-        return {"rank": trainer.global_rank, "world_size": trainer.world_size, "device": trainer.strategy.root_device}
+            return Shard()
+        return Shard(trainer.global_rank, trainer.world_size, trainer.strategy.root_device)
+
+    def _span(self, split: str) -> Span:
+        start, end = self.bounds[split]
+        return Span(self.token_file.tokens, start, end, self.block_size, self.layout, self.context)
 
     def _batches_done(self) -> int:
         trainer = self.trainer
         return 0 if trainer is None else trainer.global_step * trainer.accumulate_grad_batches
 
     def train_dataloader(self) -> TrainWindows | CountedText:
-        start, end = self.bounds["train"]
-        shard, layout = self._shard(), self.layout
+        span = self._span("train")
         if self.batch_size is None:
-            if layout != COUNTED:
+            if span.layout != COUNTED:
                 raise UsageError(
                     "--data.batch_size null (the whole text at every step) is for n-gram models; give windows per step"
                 )
-            return CountedText(self.token_file.tokens, start, end, self.context, **shard)
-        return TrainWindows(
-            self.token_file.tokens,
-            start,
-            end,
-            self.block_size,
-            self.batch_size,
-            self.seed,
-            self._batches_done,
-            layout=layout,
-            context=self.context,
-            **shard,
-        )
+            return CountedText(span, self._shard())
+        return TrainWindows(span, self.batch_size, self.seed, self._batches_done, self._shard())
 
     def _evaluation(self, split: str) -> EvalText | list:
-        start, end = self.bounds[split]
-        if end <= start:
-            return []
-        return EvalText(
-            self.token_file.tokens,
-            start,
-            end,
-            self.block_size,
-            self.eval_batch_size,
-            self.layout,
-            self.context,
-            **self._shard(),
-        )
+        span = self._span(split)
+        return EvalText(span, self.eval_batch_size, self._shard()) if span.length > 0 else []
 
     def val_dataloader(self) -> EvalText | list:
         return self._evaluation("val")
