@@ -7,6 +7,7 @@ import pytest
 import torch
 import yaml
 from conftest import tiny_args
+from helpers import BAD_RECIPES
 from test_finetune import NEW_CHARS, NEW_WORDS, quick_base
 
 from makemore_pl import recipe
@@ -102,18 +103,9 @@ def test_a_fine_tuning_says_how_the_vocabulary_grew_and_its_config_records_the_c
     }
 
 
-@pytest.mark.parametrize(
-    ("option", "value", "message"),
-    [
-        ("shrink", "0", "--finetune.shrink must be in (0, 1], got 0"),
-        ("shrink", "1.5", "--finetune.shrink must be in (0, 1], got 1.5"),
-        ("perturb", "-0.1", "--finetune.perturb must be at least 0, got -0.1"),
-        ("stay_near", "-1", "--finetune.stay_near must be at least 0, got -1"),
-        ("patience", "0", "--finetune.patience must be at least 1 (or null), got 0"),
-    ],
-)
+@pytest.mark.parametrize(("option", "value", "message"), BAD_RECIPES)
 def test_bad_recipe_values_get_one_line(tmp_path, new_words, gru_ckpt, capsys, option, value, message):
-    args = tiny_args(tmp_path, new_words, "gru", "--init_from", str(gru_ckpt), f"--finetune.{option}", value)
+    args = tiny_args(tmp_path, new_words, "gru", "--init_from", str(gru_ckpt), option, value)
     with pytest.raises(SystemExit) as exit:
         cli_main(["fit", *args])
     err = capsys.readouterr().err.strip()
