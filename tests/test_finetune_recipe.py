@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import tiny_args
+from conftest import TINY_WORDS, tiny_args
 from helpers import BAD_RECIPES
 from test_finetune import NEW_CHARS, NEW_WORDS, quick_base
 
@@ -23,9 +23,15 @@ def new_words(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def gru_ckpt(tmp_path: Path, tiny_file: Path) -> Path:
-    return quick_base(tmp_path, tiny_file, "gru")
+@pytest.fixture(scope="module")
+def gru_ckpt(tmp_path_factory) -> Path:
+    """A GRU's checkpoint after 2 steps on the tiny words: trained once, the module's tests only read it."""
+    folder = tmp_path_factory.mktemp("gru")
+    words = folder / "tiny.txt"
+    words.write_text("\n".join(TINY_WORDS) + "\n")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)  # whatever the run writes to a relative path lands here
+        return quick_base(folder, words, "gru")
 
 
 def started(tmp_path: Path, words: Path, ckpt: Path, options: recipe.FineTuning):
