@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import TINY_WORDS, tiny_args
+from conftest import TINY_WORDS, tiny_args, words_file
 from helpers import BAD_RECIPES
 from test_finetune import NEW_CHARS, NEW_WORDS, quick_base
 
@@ -18,17 +18,14 @@ from makemore_pl.data.datamodule import WordsDataModule
 
 @pytest.fixture
 def new_words(tmp_path: Path) -> Path:
-    path = tmp_path / "new_words.txt"
-    path.write_text("\n".join(NEW_WORDS) + "\n")
-    return path
+    return words_file(tmp_path / "new_words.txt", NEW_WORDS)
 
 
 @pytest.fixture(scope="module")
 def gru_ckpt(tmp_path_factory) -> Path:
     """A GRU's checkpoint after 2 steps on the tiny words: trained once, the module's tests only read it."""
     folder = tmp_path_factory.mktemp("gru")
-    words = folder / "tiny.txt"
-    words.write_text("\n".join(TINY_WORDS) + "\n")
+    words = words_file(folder / "tiny.txt", TINY_WORDS)
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(folder)  # whatever the run writes to a relative path lands here
         return quick_base(folder, words, "gru")

@@ -15,11 +15,11 @@ from conftest import REPO, fit_args
 from helpers import scalars
 
 from makemore_pl.cli import MakemoreCLI, cli_main, run_cli
-from makemore_pl.data.records import COUNTED, WINDOWS, WORDS
+from makemore_pl.data.records import COUNTED, WINDOWS, WORDS, Shard
 from makemore_pl.data.text import TextDataModule
 from makemore_pl.data.tokens import encode_file, smallest_dtype
 from makemore_pl.data.vocab import PAD
-from makemore_pl.data.windows import EvalText, Shard, Span, TrainWindows
+from makemore_pl.data.windows import EvalText, Span, TrainWindows
 from makemore_pl.models.counts import CountNGram
 from makemore_pl.models.mlp import MLP
 

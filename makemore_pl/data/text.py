@@ -11,9 +11,9 @@ import lightning as L
 import yaml
 
 from makemore_pl.data.files import download
-from makemore_pl.data.records import COUNTED, WORDS
+from makemore_pl.data.records import COUNTED, WORDS, Shard
 from makemore_pl.data.tokens import TokenFile, encode_file
-from makemore_pl.data.windows import CountedText, EvalText, Shard, Span, TrainWindows
+from makemore_pl.data.windows import CountedText, EvalText, Span, TrainWindows
 from makemore_pl.errors import UsageError
 from makemore_pl.sampling.options import SamplingOptions
 from makemore_pl.sampling.text_options import ContinuationRequest, OneRequest
@@ -170,12 +170,6 @@ class TextDataModule(L.LightningDataModule):
         if stage != "predict":
             self.bounds  # noqa: B018 (a short file is refused before any loop starts)
 
-    def _shard(self) -> Shard:
-        trainer = self.trainer
-        if trainer is None:
-            return Shard()
-        return Shard(trainer.global_rank, trainer.world_size, trainer.strategy.root_device)
-
     def _span(self, split: str) -> Span:
         start, end = self.bounds[split]
         return Span(self.token_file.tokens, start, end, self.block_size, self.layout, self.context)
@@ -191,12 +185,12 @@ class TextDataModule(L.LightningDataModule):
                 raise UsageError(
                     "--data.batch_size null (the whole text at every step) is for n-gram models; give windows per step"
                 )
-            return CountedText(span, self._shard())
-        return TrainWindows(span, self.batch_size, self.seed, self._batches_done, self._shard())
+            return CountedText(span, Shard.of(self.trainer))
+        return TrainWindows(span, self.batch_size, self.seed, self._batches_done, Shard.of(self.trainer))
 
     def _evaluation(self, split: str) -> EvalText | list:
         span = self._span(split)
-        return EvalText(span, self.eval_batch_size, self._shard()) if span.length > 0 else []
+        return EvalText(span, self.eval_batch_size, Shard.of(self.trainer)) if span.length > 0 else []
 
     def val_dataloader(self) -> EvalText | list:
         return self._evaluation("val")

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from makemore_pl.data.counting import count_examples
-from makemore_pl.data.records import COUNTED, WORDS, Batch, to_device
+from makemore_pl.data.records import COUNTED, ONE_PROCESS, WORDS, Batch, Shard, to_device
 from makemore_pl.data.vocab import PAD
 
 Tokens = Callable[[], np.ndarray]  # opens the token file (a fresh memmap) for one batch
@@ -46,15 +46,6 @@ class Span:
     @property
     def length(self) -> int:
         return self.end - self.start
-
-
-@dataclass(frozen=True)
-class Shard:
-    """This process's share of the batches: process ``rank`` of ``world_size``, its batches on ``device``."""
-
-    rank: int = 0
-    world_size: int = 1
-    device: torch.device | None = None
 
 
 def _batch(x: np.ndarray, y: np.ndarray, total: float, count: Tensor | None = None) -> Batch:
@@ -82,7 +73,7 @@ class TrainWindows:
     ``ceil(characters / (block_size * batch_size * processes))``.
     """
 
-    def __init__(self, span: Span, batch_size: int, seed: int, step: Callable[[], int], shard: Shard = Shard()):
+    def __init__(self, span: Span, batch_size: int, seed: int, step: Callable[[], int], shard: Shard = ONE_PROCESS):
         self.span, self.shard = span, shard
         self.batch_size, self.seed, self.step = batch_size, seed, step
         self.width = span.block_size + 1
@@ -119,7 +110,7 @@ class CountedText:
     by chunk, so memory grows with the distinct pairs, not with the text.
     """
 
-    def __init__(self, span: Span, shard: Shard = Shard()):
+    def __init__(self, span: Span, shard: Shard = ONE_PROCESS):
         chunk = 1 << 20
         xs, ys, counts = [], [], []
         for at in range(span.start, span.end, chunk):
@@ -158,7 +149,7 @@ class EvalText:
     characters, so the sum of the chunks' ``sum(nll) / total`` over all processes is the split's mean.
     """
 
-    def __init__(self, span: Span, chunk_size: int, shard: Shard = Shard()):
+    def __init__(self, span: Span, chunk_size: int, shard: Shard = ONE_PROCESS):
         assert span.start >= 1, "the first held-out character is predicted from the one before it"
         self.span, self.shard = span, shard
         # The characters each chunk predicts: chunk_size windows of block_size, or chunk_size examples.
@@ -193,4 +184,4 @@ class EvalText:
             yield to_device(_batch(empty, empty if words else empty[:, 0], float(self.span.length)), self.shard.device)
 
 
-__all__ = ["COUNTED", "CountedText", "EvalText", "Shard", "Span", "TrainWindows", "contexts"]
+__all__ = ["COUNTED", "CountedText", "EvalText", "Span", "TrainWindows", "contexts"]
