@@ -126,10 +126,19 @@ def _sliding(model: LanguageModel, ids: Sequence[int] | np.ndarray) -> Tensor:
 
 
 def score_text(
-    model: LanguageModel, text: str, reading: Reading = "windows", surprisals: bool = False, source: str = "the text"
+    model: LanguageModel,
+    text: str,
+    reading: Reading = "windows",
+    surprisals: bool = False,
+    source: str = "the text",
+    by_line: bool = True,
 ) -> TextScore:
-    """Score ``text`` under ``model``; ``surprisals`` adds each predicted character's surprisal in bits."""
-    ids = encode_text(model.itos, text, source, by_line=True)
+    """Score ``text`` under ``model``; ``surprisals`` adds each predicted character's surprisal in bits.
+
+    A character outside the vocabulary is a UsageError naming ``source`` and where the character is:
+    its line and column (``by_line``, a file), or its position counted from 1 (a request's text).
+    """
+    ids = encode_text(model.itos, text, source, by_line=by_line)
     if len(ids) < 2:
         raise UsageError(f"{source}: {len(ids)} characters; scoring needs at least 2 (the first is never predicted)")
     nlls = character_nlls(model, ids, reading)

@@ -21,7 +21,7 @@ from helpers import printed_words, run_dir
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from makemore_pl.checkpoints import load_model, training_words
 from makemore_pl.cli import cli_main
@@ -31,7 +31,8 @@ from makemore_pl.sampling.options import SamplingOptions
 from makemore_pl.serve.apis import SampleAPI, ScoreAPI
 from makemore_pl.serve.errors import JsonErrors, answer_errors_as_json
 from makemore_pl.serve.process import free_port, healthy, serving
-from makemore_pl.serve.schema import MAX_BODY_BYTES, MAX_SAMPLES, SampleRequest, ScoreRequest
+from makemore_pl.serve.schema import MAX_BODY_BYTES, MAX_SAMPLES, MAX_SCORED_TEXT, SampleRequest, ScoreRequest
+from makemore_pl.text_scoring import score_text
 
 
 def ending(word: str) -> str:
@@ -161,16 +162,16 @@ def test_info_and_health_describe_the_checkpoint(server, ckpt):
     assert healthy(server)
 
 
-def oversized(url: str, chunked: bool) -> tuple[int, str]:
+def oversized(url: str, chunked: bool, path: str = "/score") -> tuple[int, str]:
     """A body over the limit, announced by its Content-Length or streamed in chunks without one."""
     piece = b'{"words": ["' + b"a" * 4000
     connection = http.client.HTTPConnection(urlsplit(url).netloc, timeout=30)
     headers = {"Content-Type": "application/json"}
     if chunked:
         body = iter([piece] * (MAX_BODY_BYTES // len(piece) + 2))
-        connection.request("POST", "/score", body, headers, encode_chunked=True)
+        connection.request("POST", path, body, headers, encode_chunked=True)
     else:
-        connection.request("POST", "/score", piece * (MAX_BODY_BYTES // len(piece) + 2), headers)
+        connection.request("POST", path, piece * (MAX_BODY_BYTES // len(piece) + 2), headers)
     response = connection.getresponse()
     return response.status, response.read().decode()
 
@@ -468,3 +469,89 @@ def test_the_page_of_a_text_model_continues_a_prompt_as_it_streams(text_server, 
     # Selenium's text drops a leading or trailing space or newline; every other character is the stream's.
     wait.until(lambda b: b.find_element(By.ID, "continuation").text == streamed.strip())
     assert streamed.startswith("ROMEO:") and len(streamed) == len("ROMEO:") + 30
+
+
+# A text pasted to be coloured by surprisal: longer than the tiny model's block of 16, so that it reads
+# several windows, and with a newline.
+PASTED = "JULIET: Ay me!\nROMEO 7: but soft, what light through yonder window breaks?"
+
+
+def score_per_char(ckpt: Path, text: str, folder: Path, capsys) -> tuple[str, list[float]]:
+    """``makemore-pl score --per_char`` of ``text`` in a file: its summary line and its surprisals in bits."""
+    path = folder / "pasted.txt"
+    path.write_text(text, encoding="utf-8")
+    cli_main(["score", "--ckpt_path", str(ckpt), str(path), "--per_char"])
+    summary, _, *rows = capsys.readouterr().out.splitlines()
+    return summary, [float(row.split("\t")[2]) for row in rows]
+
+
+def test_a_text_server_gives_each_characters_surprisal_as_score_does_and_refuses_bad_text(
+    text_server, text_checkpoint, tmp_path, capsys
+):
+    ckpt, _ = text_checkpoint
+    summary, bits = score_per_char(ckpt, PASTED, tmp_path, capsys)
+    status, answer = call(text_server, "/surprisal", {"text": PASTED})
+    assert status == 200, answer
+    assert answer["characters"] == len(PASTED) - 1 == len(answer["surprisals"])
+    assert answer["surprisals"] == pytest.approx(bits, abs=1e-4)
+    assert f"total NLL {answer['total_nll']:.4f} nats" in summary
+    assert f"{answer['bits_per_char']:.4f} bits/char" in summary
+    assert answer["total_bits"] == pytest.approx(sum(answer["surprisals"]), rel=1e-9)
+    # The other reading is score's too (the function that score --reading sliding calls), and differs past
+    # the block of 16; a short text, as sliding calls the model once a character.
+    status, sliding = call(text_server, "/surprisal", {"text": PASTED[:24], "reading": "sliding"})
+    expected = score_text(load_model(ckpt), PASTED[:24], "sliding", surprisals=True).surprisals
+    assert status == 200 and sliding["surprisals"] == pytest.approx(expected, abs=1e-6)
+    assert sliding["surprisals"][:16] == pytest.approx(bits[:16], abs=1e-4)
+    assert sliding["surprisals"][16:] != pytest.approx(bits[16:23], abs=1e-4)
+    refused = [
+        ({"text": "ROMÉO"}, "text: character 'É' at position 4 is not in the model's vocabulary"),
+        ({"text": "R"}, "text: 1 characters; scoring needs at least 2 (the first is never predicted)"),
+        ({"text": "a" * (MAX_SCORED_TEXT + 1)}, f"text: String should have at most {MAX_SCORED_TEXT} characters"),
+        ({"text": 5}, "text: Input should be a valid string"),
+        ({"text": "ROMEO", "reading": "random"}, "reading: Input should be 'windows' or 'sliding'"),
+        ({"words": ["ROMEO"]}, "text: Field required; words: Extra inputs are not permitted"),
+    ]
+    for bad, line in refused:
+        status, answer = call(text_server, "/surprisal", bad)
+        assert status == 422 and answer["detail"].startswith(line) and "\n" not in answer["detail"], answer
+    assert [oversized(text_server, chunked, "/surprisal") for chunked in (False, True)] == [(413, TOO_LARGE)] * 2
+    status, answer = call(text_server, "/surprisal", {"text": PASTED})  # the server is still up after them
+    assert status == 200 and len(answer["surprisals"]) == len(PASTED) - 1
+
+
+def test_the_page_of_a_text_model_colours_a_pasted_text_by_surprisal(text_server, browser):
+    wait = WebDriverWait(browser, 30)
+    browser.get(f"{text_server}/ui/")
+    wait.until(lambda b: "Transformer" in b.find_element(By.ID, "model").text)
+    assert not browser.find_element(By.ID, "score-input").is_displayed()  # names are not scored here
+    browser.find_element(By.ID, "surprisal-input").send_keys(PASTED)
+    browser.find_element(By.ID, "surprisal-button").click()
+    wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#surprisal-text span")) == len(PASTED))
+    _, answer = call(text_server, "/surprisal", {"text": PASTED})
+    first, *tiles = browser.find_elements(By.CSS_SELECTOR, "#surprisal-text span")
+    assert "".join(tile.get_attribute("data-char") for tile in [first, *tiles]) == PASTED
+    assert "first" in first.get_attribute("class") and first.get_attribute("data-bits") is None
+    bits = [float(tile.get_attribute("data-bits")) for tile in tiles]
+    assert bits == pytest.approx(answer["surprisals"], rel=1e-12)
+    for tile, value in zip(tiles, bits):
+        assert f": {value:.4f} bits ({value * math.log(2):.4f} nats, p = " in tile.get_attribute("title")
+    # The most surprising character is the reddest, the least the greenest.
+    colours = [greenness(tile.value_of_css_property("background-color")) for tile in tiles]
+    assert colours[bits.index(max(bits))] == min(colours) < max(colours) == colours[bits.index(min(bits))]
+    figures = browser.find_element(By.ID, "surprisal-figures").text
+    assert f"{answer['total_bits']:.2f} bits" in figures and f"{answer['bits_per_char']:.4f} bits" in figures
+    # In nats: the same figures, the legend's unit with them.
+    Select(browser.find_element(By.ID, "surprisal-unit")).select_by_value("nats")
+    figures = browser.find_element(By.ID, "surprisal-figures").text
+    assert f"{answer['total_nll']:.2f} nats" in figures and f"{answer['nats_per_char']:.4f} nats" in figures
+    second = browser.find_elements(By.CSS_SELECTOR, "#surprisal-text span")[1]  # the tiles are drawn anew
+    assert f"{bits[0] * math.log(2):.4f} nats ({bits[0]:.4f} bits" in second.get_attribute("title")
+    assert browser.find_element(By.ID, "surprisal-top").text == f"≥ {-math.log(0.01):.2f} nats"
+    # A character outside the vocabulary: the server's one line, and no colours.
+    browser.find_element(By.ID, "surprisal-input").clear()
+    browser.find_element(By.ID, "surprisal-input").send_keys("ROMÉO")
+    browser.find_element(By.ID, "surprisal-button").click()
+    wait.until(lambda b: b.find_element(By.ID, "surprisal-error").is_displayed())
+    assert "text: character 'É' at position 4" in browser.find_element(By.ID, "surprisal-error").text
+    assert not browser.find_element(By.ID, "surprisal-result").is_displayed()

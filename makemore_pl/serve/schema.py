@@ -6,7 +6,7 @@ model's own option checks in the inference worker (``apis``), as ``predict`` che
 """
 
 from dataclasses import fields
-from typing import Annotated, Any, get_type_hints
+from typing import Annotated, Any, Literal, get_type_hints
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
@@ -23,6 +23,8 @@ MAX_BODY_BYTES = 100_000
 # The longest prompt, and the most characters one request may continue it by (a model of running text).
 MAX_PROMPT = 10_000
 MAX_TEXT_LENGTH = 10_000
+# The longest text one request may have coloured by surprisal (POST /surprisal): a page or two.
+MAX_SCORED_TEXT = 10_000
 
 Chars = Annotated[str, Field(max_length=MAX_LENGTH)]
 
@@ -93,6 +95,22 @@ class ScoreRequest(BaseModel):
 
     words: list[Chars] = Field(min_length=1, max_length=MAX_WORDS, description="The words to score.")
     per_char: bool = Field(False, description="Also give each character's surprisal, then the end's, in nats.")
+
+
+class SurprisalRequest(BaseModel):
+    """The body of ``POST /surprisal``: a text for a model of running text to score character by character."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    text: str = Field(
+        max_length=MAX_SCORED_TEXT,
+        description="The text to score: each character after the first gets its surprisal given the text before it.",
+    )
+    reading: Literal["windows", "sliding"] = Field(
+        "windows",
+        description="What 'the text before it' is, as for makemore-pl score --reading: windows (as validation "
+        "reads a text) or sliding (the longest context the model reads).",
+    )
 
 
 def one_line(errors: list[dict[str, Any]]) -> str:

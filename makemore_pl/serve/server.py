@@ -28,6 +28,7 @@ from makemore_pl.serve.errors import JsonErrors, answer_errors_as_json
 from makemore_pl.serve.generate import GenerateAPI, generate_middleware
 from makemore_pl.serve.info import model_info
 from makemore_pl.serve.schema import MAX_BODY_BYTES, one_line
+from makemore_pl.serve.surprisal import SurprisalAPI
 
 # LitServe binds only these (server.run); 127.0.0.1 keeps the server to this machine.
 HOSTS = ("127.0.0.1", "0.0.0.0", "::")
@@ -42,13 +43,17 @@ def build_server(
     batch_timeout: float = 0.005,
     timeout: float = 30,
 ) -> ls.LitServer:
-    """The LitServer for ``ckpt_path``: /sample and /score (text: /generate), /info, /health, the page at /ui/."""
+    """The LitServer for ``ckpt_path``: /sample and /score (text: /generate, /surprisal), /info, /health, /ui/."""
     # Loaded here once too: /info reports it, and a bad checkpoint fails now, not in a worker.
     model = load_model(ckpt_path)
-    # A model of running text continues a prompt (/generate, streamed); a model of words samples and scores them.
-    apis = [GenerateAPI(ckpt_path)] if model.text else [SampleAPI(ckpt_path, max_batch_size, batch_timeout)]
+    # A model of running text continues a prompt (/generate, streamed) and scores a text character by
+    # character (/surprisal); a model of words samples and scores them.
+    if model.text:
+        apis = [GenerateAPI(ckpt_path), SurprisalAPI(ckpt_path)]
+    else:
+        apis = [SampleAPI(ckpt_path, max_batch_size, batch_timeout), ScoreAPI(ckpt_path)]
     server = ls.LitServer(
-        apis if model.text else [*apis, ScoreAPI(ckpt_path)],
+        apis,
         accelerator=accelerator,
         timeout=timeout,
         model_metadata=model_info(ckpt_path, model),
@@ -84,7 +89,8 @@ def serve(
     batch_timeout: float = 0.005,
     timeout: float = 30,
 ) -> None:
-    """Serve a checkpoint over HTTP: POST /sample and /score, GET /info and /health, and a web page at /ui/.
+    """Serve a checkpoint over HTTP: POST /sample and /score (a text model: /generate and /surprisal), GET /info
+    and /health, and a web page at /ui/.
 
     Args:
         ckpt_path: The checkpoint to serve (any makemore-pl model); it is all the server needs. Words
