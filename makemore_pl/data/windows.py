@@ -158,9 +158,12 @@ class EvalText:
         rank: int = 0,
         world_size: int = 1,
         device: torch.device | None = None,
+        counted: int | None = None,
     ):
         assert start >= 1, "the first held-out character is predicted from the one before it"
         self.tokens, self.start, self.end = tokens, start, end
+        # What the mean divides by: the whole split, or the characters of the chunks a limited evaluation reads.
+        self.total = float(counted or end - start)
         self.layout, self.context, self.block_size = layout, context, block_size
         self.rank, self.world_size, self.device = rank, world_size, device
         # The characters each chunk predicts: chunk_size windows of block_size, or chunk_size examples.
@@ -175,7 +178,7 @@ class EvalText:
     def chunk(self, number: int) -> Batch:
         at = self.start + number * self.span
         end = min(at + self.span, self.end)
-        total = float(self.end - self.start)
+        total = self.total
         if self.layout != WORDS:
             x, y = contexts(self.tokens(), at, end, self.context)
             return _batch(np.ascontiguousarray(x), y, total, None)
@@ -192,7 +195,7 @@ class EvalText:
         empty = np.zeros((0, width), dtype=np.int64)
         for _ in range(self.length - len(self.mine)):  # a share short of chunks logs nothing, but takes part
             y = empty if self.layout == WORDS else empty[:, 0]
-            yield to_device(_batch(empty, y, float(self.end - self.start)), self.device)
+            yield to_device(_batch(empty, y, self.total), self.device)
 
 
 __all__ = ["COUNTED", "CountedText", "EvalText", "TrainWindows", "contexts"]
