@@ -57,6 +57,8 @@ BAD_OPTIONS = [
     ("--finetune.perturb", "-0.1", "--finetune.perturb must be at least 0, got -0.1"),
     ("--finetune.stay_near", "-1", "--finetune.stay_near must be at least 0, got -1"),
     ("--finetune.patience", "0", "--finetune.patience must be at least 1 (or null), got 0"),
+    ("--finetune.new_char_rows", "first", "--finetune.new_char_rows must be mean or base, got first"),
+    ("--finetune.new_char_bias", "none", "--finetune.new_char_bias must be frequency or lowest, got none"),
 ]
 BAD_RECIPES = [row for row in BAD_OPTIONS if row[0].startswith("--finetune.")]
 

@@ -72,6 +72,21 @@ def test_a_new_characters_bias_follows_its_frequency_in_the_new_words(tmp_path, 
     assert lowest.model.network.head.bias[e_acute] == state["network.head.bias"].min()
 
 
+def test_an_accented_letter_starts_from_its_base_letters_rows(tmp_path, new_words, gru_ckpt):
+    options = {"shrink": 1, "perturb": 0, "new_char_bias": "lowest"}
+    for rows in ("base", "mean"):
+        cli, _, state = started(tmp_path, new_words, gru_ckpt, recipe.FineTuning(**options, new_char_rows=rows))
+        model, old = cli.model, torch.load(gru_ckpt, weights_only=True)["vocab"]
+        for table, saved in (
+            (model.network.tokens.weight, "network.tokens.weight"),
+            (model.network.head.weight, "network.head.weight"),
+        ):
+            for char, base in (("é", "e"), ("è", "e"), ("ô", "o"), ("j", None)):
+                expected = state[saved].mean(0) if rows == "mean" or base is None else state[saved][old.index(base)]
+                torch.testing.assert_close(table[model.itos.index(char)].detach(), expected)
+    assert recipe.base_letter("é", ["e"]) == "e" and recipe.base_letter("ç", ["e"]) is None
+
+
 def test_stay_near_pulls_the_weights_towards_the_checkpoint(tmp_path, new_words, gru_ckpt):
     state = torch.load(gru_ckpt, weights_only=True)["state_dict"]
     gaps = {}
@@ -101,6 +116,7 @@ def test_a_fine_tuning_says_how_the_vocabulary_grew_and_its_config_records_the_c
         "shrink": 0.5,
         "perturb": 0.1,
         "new_char_bias": "frequency",
+        "new_char_rows": "mean",
         "stay_near": 480.0,
         "patience": None,
     }

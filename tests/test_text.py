@@ -154,7 +154,7 @@ def test_validation_predicts_every_held_out_character_once(verse, layout, world_
 def test_fit_and_test_from_the_cli(tmp_path, verse):
     args = text_args(
         tmp_path, verse, "--trainer.max_steps", "6", "--trainer.val_check_interval", "3",
-        "--data.test_fraction", "0.1", "--model.lr_scheduler", "null",
+        "--data.test_fraction", "0.1", "--model.lr_scheduler", "null", "--data.eval_batch_size", "2",
     )  # fmt: skip
     cli = run_cli(MakemoreCLI, ["fit", *args])
     metrics = cli.trainer.callback_metrics
@@ -170,6 +170,12 @@ def test_fit_and_test_from_the_cli(tmp_path, verse):
     copied.write_bytes(ckpt.read_bytes())
     validated = run_cli(MakemoreCLI, ["validate", "--ckpt_path", str(copied), "--trainer.enable_progress_bar", "false"])
     assert validated.trainer.callback_metrics["val/nll"].item() == pytest.approx(metrics["val/nll"].item(), rel=1e-6)
+    # limit_val_batches 0.25 reads the first quarter of the chunks (of 2 windows, 32 characters): the mean is over them,
+    # not their sum over the whole split's length.
+    assert len(cli.datamodule.val_dataloader()) > 8
+    quarter = ["--trainer.limit_val_batches", "0.25", "--trainer.enable_progress_bar", "false"]
+    limited = run_cli(MakemoreCLI, ["validate", "--ckpt_path", str(copied), *quarter])
+    assert 0.5 < limited.trainer.callback_metrics["val/nll"].item() / metrics["val/nll"].item() < 2.0
 
 
 def test_resume_draws_the_windows_of_the_uninterrupted_run(tmp_path, verse):

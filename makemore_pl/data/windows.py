@@ -149,9 +149,11 @@ class EvalText:
     characters, so the sum of the chunks' ``sum(nll) / total`` over all processes is the split's mean.
     """
 
-    def __init__(self, span: Span, chunk_size: int, shard: Shard = ONE_PROCESS):
+    def __init__(self, span: Span, chunk_size: int, shard: Shard = ONE_PROCESS, counted: int | None = None):
         assert span.start >= 1, "the first held-out character is predicted from the one before it"
         self.span, self.shard = span, shard
+        # What the mean divides by: the whole split, or the characters of the chunks a limited evaluation reads.
+        self.total = float(counted or span.length)
         # The characters each chunk predicts: chunk_size windows of block_size, or chunk_size examples.
         self.chunk_span = chunk_size * (span.block_size if span.layout == WORDS else 1)
         chunks = math.ceil(span.length / self.chunk_span)
@@ -165,7 +167,7 @@ class EvalText:
         span, block_size = self.span, self.span.block_size
         at = span.start + number * self.chunk_span
         end = min(at + self.chunk_span, span.end)
-        total = float(span.length)
+        total = self.total
         if span.layout != WORDS:
             x, y = contexts(span.tokens(), at, end, span.context)
             return _batch(np.ascontiguousarray(x), y, total, None)
@@ -181,7 +183,7 @@ class EvalText:
         words = self.span.layout == WORDS
         empty = np.zeros((0, self.span.block_size if words else self.span.context), dtype=np.int64)
         for _ in range(self.length - len(self.mine)):  # a share short of chunks logs nothing, but takes part
-            yield to_device(_batch(empty, empty if words else empty[:, 0], float(self.span.length)), self.shard.device)
+            yield to_device(_batch(empty, empty if words else empty[:, 0], self.total), self.shard.device)
 
 
 __all__ = ["COUNTED", "CountedText", "EvalText", "Span", "TrainWindows", "contexts"]
