@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import lightning as L
@@ -93,3 +94,12 @@ def rate(words: float | None) -> str:
 def ratio(a: float | None, b: float | None, digits: int = 2) -> str:
     """``a / b`` for a table, as "1.23x", or "-" where either is missing."""
     return f"{a / b:.{digits}f}x" if a and b else "-"
+
+
+def markdown_table(columns: list[str], rows: Iterable[list[str]]) -> list[str]:
+    """A Markdown table's lines: the header, its rule, and one line per row of cells, as many as ``columns``."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for cells in rows:
+        assert len(cells) == len(columns), f"{len(cells)} cells for {len(columns)} columns: {cells}"
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines

@@ -29,7 +29,7 @@ from pathlib import Path
 from types import ModuleType
 
 import torch
-from common import CONFIGS, NAMES, config_cli, quiet, rate, ratio
+from common import CONFIGS, NAMES, config_cli, markdown_table, quiet, rate, ratio
 from reference import fetch_makemore, twin
 from torch import Tensor
 
@@ -169,17 +169,18 @@ def measure_batch(
 
 
 def table(rows: list[Row]) -> list[str]:
-    lines = [
-        "| model | batch | carried state (words/s) | re-running (words/s) | carried / re-running | chars/word | "
-        "makemore.py's twin | its `generate` (words/s) | carried / makemore.py |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r.model} | {r.batch:,} | {rate(r.carried)} | {rate(r.rerunning)} | {ratio(r.carried, r.rerunning)} | "
-            f"{r.characters:.1f} | {r.twin} | {rate(r.makemore)} | {ratio(r.carried, r.makemore, digits=1)} |"
-        )
-    return lines
+    columns = [
+        "model", "batch", "carried state (words/s)", "re-running (words/s)", "carried / re-running", "chars/word",
+        "makemore.py's twin", "its `generate` (words/s)", "carried / makemore.py",
+    ]  # fmt: skip
+    return markdown_table(columns, (row_cells(r) for r in rows))
+
+
+def row_cells(r: Row) -> list[str]:
+    return [
+        r.model, f"{r.batch:,}", rate(r.carried), rate(r.rerunning), ratio(r.carried, r.rerunning),
+        f"{r.characters:.1f}", r.twin, rate(r.makemore), ratio(r.carried, r.makemore, digits=1),
+    ]  # fmt: skip
 
 
 def sampling_rows(quick: bool, workdir: Path, checkpoints: Path | None = None) -> tuple[list[str], list[str]]:

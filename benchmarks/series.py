@@ -18,7 +18,7 @@ from pathlib import Path
 import torch.nn.functional as F
 import yaml
 from clocks import StepClock
-from common import CONFIGS, config_cli, rate, ratio, synchronize
+from common import CONFIGS, config_cli, markdown_table, rate, ratio, synchronize
 from reference import run_makemore, twin, words_per_second
 
 from makemore_pl.cli import MakemoreCLI
@@ -157,16 +157,17 @@ def measure(
 
 
 def table(rows: list[Throughput]) -> list[str]:
-    lines = [
-        "| config | batch | Trainer.fit words/s | raw loop | fit / raw (F2) | makemore.py's model | its words/s "
-        "| fit / makemore.py | bf16-mixed | bf16 / fp32 | compiled | compiled / eager (compile time) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        compile_time = f" ({r.compile_seconds:.0f} s)" if r.compile_seconds else ""
-        lines.append(
-            f"| {r.config} | {r.batch_size} | {rate(r.fit)} | {rate(r.raw)} | {ratio(r.fit, r.raw)} | {r.twin} | "
-            f"{rate(r.makemore)} | {ratio(r.fit, r.makemore)} | {rate(r.bf16)} | {ratio(r.bf16, r.fit)} | "
-            f"{rate(r.compiled)} | {ratio(r.compiled, r.fit)}{compile_time} |"
-        )
-    return lines
+    columns = [
+        "config", "batch", "Trainer.fit words/s", "raw loop", "fit / raw (F2)", "makemore.py's model", "its words/s",
+        "fit / makemore.py", "bf16-mixed", "bf16 / fp32", "compiled", "compiled / eager (compile time)",
+    ]  # fmt: skip
+    return markdown_table(columns, (row_cells(r) for r in rows))
+
+
+def row_cells(r: Throughput) -> list[str]:
+    compile_time = f" ({r.compile_seconds:.0f} s)" if r.compile_seconds else ""
+    return [
+        r.config, str(r.batch_size), rate(r.fit), rate(r.raw), ratio(r.fit, r.raw), r.twin, rate(r.makemore),
+        ratio(r.fit, r.makemore), rate(r.bf16), ratio(r.bf16, r.fit), rate(r.compiled),
+        ratio(r.compiled, r.fit) + compile_time,
+    ]  # fmt: skip

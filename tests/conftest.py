@@ -87,11 +87,15 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+def words_file(path: Path, words: list[str]) -> Path:
+    """``path``, holding ``words`` one a line."""
+    path.write_text("\n".join(words) + "\n")
+    return path
+
+
 @pytest.fixture
 def tiny_file(tmp_path: Path) -> Path:
-    path = tmp_path / "tiny.txt"
-    path.write_text("\n".join(TINY_WORDS) + "\n")
-    return path
+    return words_file(tmp_path / "tiny.txt", TINY_WORDS)
 
 
 @pytest.fixture(scope="session")
@@ -137,8 +141,7 @@ def family_checkpoints(tmp_path_factory) -> tuple[dict[str, Path], Path]:
     from makemore_pl.cli import cli_main
 
     folder = tmp_path_factory.mktemp("families")
-    words = folder / "tiny.txt"
-    words.write_text("\n".join(TINY_WORDS) + "\n")
+    words = words_file(folder / "tiny.txt", TINY_WORDS)
     found = {}
     for name in FAMILY_CONFIGS:
         limits = ["--trainer.max_epochs", "1", "--trainer.max_steps", "2", "--trainer.limit_val_batches", "1"]

@@ -45,6 +45,24 @@ def scalars(run_dir, tag):
     return [e.value for e in events.Scalars(tag)]
 
 
+# Option values a fit refuses, each with what its one error line must say. Every row is refused by a
+# plain fit (test_robust.py); the --finetune rows by a fit --init_from too (test_finetune_recipe.py).
+BAD_OPTIONS = [
+    ("--model.l2", "-0.5", "--model.l2"),
+    ("--data.context", "0", "--data.context"),
+    ("--data.val_fraction", "-0.1", "--data.val_fraction"),
+    ("--data.test_fraction", "0.95", "--data.val_fraction + --data.test_fraction"),
+    ("--finetune.shrink", "0", "--finetune.shrink must be in (0, 1], got 0"),
+    ("--finetune.shrink", "1.5", "--finetune.shrink must be in (0, 1], got 1.5"),
+    ("--finetune.perturb", "-0.1", "--finetune.perturb must be at least 0, got -0.1"),
+    ("--finetune.stay_near", "-1", "--finetune.stay_near must be at least 0, got -1"),
+    ("--finetune.patience", "0", "--finetune.patience must be at least 1 (or null), got 0"),
+    ("--finetune.new_char_rows", "first", "--finetune.new_char_rows must be mean or base, got first"),
+    ("--finetune.new_char_bias", "none", "--finetune.new_char_bias must be frequency or lowest, got none"),
+]
+BAD_RECIPES = [row for row in BAD_OPTIONS if row[0].startswith("--finetune.")]
+
+
 def error_of(capsys, args) -> str:
     with pytest.raises(SystemExit) as exit_:
         cli_main(args)

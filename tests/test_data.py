@@ -5,6 +5,7 @@ import torch
 
 from makemore_pl.data.batches import FullBatch, MiniBatches
 from makemore_pl.data.datamodule import WordsDataModule
+from makemore_pl.data.records import Shard
 
 
 def test_vocab_is_known_at_construction(tiny_file):
@@ -63,7 +64,7 @@ def test_full_batch_holds_each_distinct_example_once_with_its_count(tiny_file):
     assert total.item() == count.sum().item() == len(y)
     # Two processes' shares together hold every distinct example once, and each divides by
     # half the total: DDP's mean of their losses is the loss of the whole split.
-    shares = [next(iter(FullBatch(x, y, rank=r, world_size=2))) for r in range(2)]
+    shares = [next(iter(FullBatch(x, y, Shard(r, 2)))) for r in range(2)]
     assert sum(len(s[0]) for s in shares) == len(bx)
     assert all(s[3].item() == len(y) / 2 for s in shares)
 
@@ -80,7 +81,7 @@ def test_mini_batches_cover_the_split_once_per_epoch_in_a_new_order():
     epoch[0] = 1
     assert not torch.equal(torch.cat([b.y for b in loader]), torch.cat([b.y for b in first]))
     # Two processes: disjoint, equal shares.
-    ranks = [torch.cat([b.y for b in MiniBatches(x, y, 4, 1, lambda: 0, rank=r, world_size=2)]) for r in (0, 1)]
+    ranks = [torch.cat([b.y for b in MiniBatches(x, y, 4, 1, lambda: 0, Shard(r, 2))]) for r in (0, 1)]
     assert len(ranks[0]) == len(ranks[1]) == 5 and not set(ranks[0].tolist()) & set(ranks[1].tolist())
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import SERIES, TINY_WORDS, tiny_args
+from conftest import SERIES, TINY_WORDS, tiny_args, words_file
 from helpers import run_dir
 
 from makemore_pl import GRU, finetune
@@ -27,9 +27,7 @@ MODELS = ["bigram", "trigram", "counts", *SERIES]
 
 @pytest.fixture
 def new_file(tmp_path: Path) -> Path:
-    path = tmp_path / "new.txt"
-    path.write_text("\n".join(NEW_WORDS) + "\n")
-    return path
+    return words_file(tmp_path / "new.txt", NEW_WORDS)
 
 
 def quick_base(tmp_path: Path, words: Path, name: str, *extra: str) -> Path:

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import tiny_args
+from conftest import TINY_WORDS, tiny_args, words_file
+from helpers import BAD_RECIPES
 from test_finetune import NEW_CHARS, NEW_WORDS, quick_base
 
 from makemore_pl import recipe
@@ -17,14 +18,17 @@ from makemore_pl.data.datamodule import WordsDataModule
 
 @pytest.fixture
 def new_words(tmp_path: Path) -> Path:
-    path = tmp_path / "new_words.txt"
-    path.write_text("\n".join(NEW_WORDS) + "\n")
-    return path
+    return words_file(tmp_path / "new_words.txt", NEW_WORDS)
 
 
-@pytest.fixture
-def gru_ckpt(tmp_path: Path, tiny_file: Path) -> Path:
-    return quick_base(tmp_path, tiny_file, "gru")
+@pytest.fixture(scope="module")
+def gru_ckpt(tmp_path_factory) -> Path:
+    """A GRU's checkpoint after 2 steps on the tiny words: trained once, the module's tests only read it."""
+    folder = tmp_path_factory.mktemp("gru")
+    words = words_file(folder / "tiny.txt", TINY_WORDS)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)  # whatever the run writes to a relative path lands here
+        return quick_base(folder, words, "gru")
 
 
 def started(tmp_path: Path, words: Path, ckpt: Path, options: recipe.FineTuning):
@@ -118,20 +122,9 @@ def test_a_fine_tuning_says_how_the_vocabulary_grew_and_its_config_records_the_c
     }
 
 
-@pytest.mark.parametrize(
-    ("option", "value", "message"),
-    [
-        ("shrink", "0", "--finetune.shrink must be in (0, 1], got 0"),
-        ("shrink", "1.5", "--finetune.shrink must be in (0, 1], got 1.5"),
-        ("perturb", "-0.1", "--finetune.perturb must be at least 0, got -0.1"),
-        ("stay_near", "-1", "--finetune.stay_near must be at least 0, got -1"),
-        ("patience", "0", "--finetune.patience must be at least 1 (or null), got 0"),
-        ("new_char_rows", "first", "--finetune.new_char_rows must be mean or base, got first"),
-        ("new_char_bias", "none", "--finetune.new_char_bias must be frequency or lowest, got none"),
-    ],
-)
+@pytest.mark.parametrize(("option", "value", "message"), BAD_RECIPES)
 def test_bad_recipe_values_get_one_line(tmp_path, new_words, gru_ckpt, capsys, option, value, message):
-    args = tiny_args(tmp_path, new_words, "gru", "--init_from", str(gru_ckpt), f"--finetune.{option}", value)
+    args = tiny_args(tmp_path, new_words, "gru", "--init_from", str(gru_ckpt), option, value)
     with pytest.raises(SystemExit) as exit:
         cli_main(["fit", *args])
     err = capsys.readouterr().err.strip()

@@ -5,7 +5,7 @@ import shutil
 import pytest
 import torch
 import yaml
-from conftest import TINY_WORDS, fit_args
+from conftest import TINY_WORDS, fit_args, words_file
 from test_cli import run_dir
 
 from makemore_pl import checkpoints
@@ -24,8 +24,7 @@ OLD_MODEL = {
 def old_run(tmp_path_factory):
     """A bigram's run folder whose checkpoint and config.yaml carry the 15 old model keys and data.num_samples."""
     tmp_path = tmp_path_factory.mktemp("old")
-    words = tmp_path / "tiny.txt"
-    words.write_text("\n".join(TINY_WORDS) + "\n")
+    words = words_file(tmp_path / "tiny.txt", TINY_WORDS)
     cli_main(["fit", *fit_args(tmp_path, words, "configs/bigram.yaml", "--trainer.max_epochs", "5")])
     run = run_dir(tmp_path)
     last = run / "checkpoints" / "last.ckpt"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import TINY_WORDS, fit_args
-from helpers import error_of
+from helpers import BAD_OPTIONS, error_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -51,15 +51,7 @@ def test_too_few_words_for_the_split(tmp_path, capsys):
     assert "2 words" in message and "--data.val_fraction" in message
 
 
-@pytest.mark.parametrize(
-    ("option", "value", "named"),
-    [
-        ("--model.l2", "-0.5", "--model.l2"),
-        ("--data.context", "0", "--data.context"),
-        ("--data.val_fraction", "-0.1", "--data.val_fraction"),
-        ("--data.test_fraction", "0.95", "--data.val_fraction + --data.test_fraction"),
-    ],
-)
+@pytest.mark.parametrize(("option", "value", "named"), BAD_OPTIONS)
 def test_invalid_options_name_the_option(tmp_path, tiny_file, capsys, option, value, named):
     assert named in error_of(capsys, fit(tmp_path, tiny_file, option, value))
 

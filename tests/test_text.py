@@ -15,11 +15,11 @@ from conftest import REPO, fit_args
 from helpers import scalars
 
 from makemore_pl.cli import MakemoreCLI, cli_main, run_cli
-from makemore_pl.data.records import COUNTED, WINDOWS, WORDS
+from makemore_pl.data.records import COUNTED, WINDOWS, WORDS, Shard
 from makemore_pl.data.text import TextDataModule
 from makemore_pl.data.tokens import encode_file, smallest_dtype
 from makemore_pl.data.vocab import PAD
-from makemore_pl.data.windows import EvalText, TrainWindows
+from makemore_pl.data.windows import EvalText, Span, TrainWindows
 from makemore_pl.models.counts import CountNGram
 from makemore_pl.models.mlp import MLP
 
@@ -113,11 +113,13 @@ def test_too_short_file_is_one_line(tmp_path, capsys, content):
 def test_training_windows_are_seeded_per_batch_and_process(verse):
     tokens = encode_file(verse, cache_dir=verse.parent / "cache")
     n = tokens.length
-    draw = dict(tokens=tokens.tokens, start=0, end=n, block_size=8, batch_size=4, seed=3)
-    at = lambda start, **kw: TrainWindows(**draw, step=lambda: start, **kw)  # noqa: E731
+
+    def at(start: int, layout: str = WORDS, context: int = 1, shard: Shard | None = None) -> TrainWindows:
+        return TrainWindows(Span(tokens.tokens, 0, n, 8, layout, context), 4, 3, lambda: start, shard or Shard())
+
     one, resumed = list(at(0)), list(at(2))
     assert all(torch.equal(a[0], b[0]) for a, b in zip(one[2:], resumed))  # batch 2 is batch 2, resumed or not
-    assert not torch.equal(next(iter(at(0, rank=1, world_size=2)))[0], one[0][0])  # each process its own windows
+    assert not torch.equal(next(iter(at(0, shard=Shard(1, 2))))[0], one[0][0])  # each process its own windows
     x, y, count, total, _ = one[0]
     assert x.shape == y.shape == (4, 8) and torch.equal(x[:, 1:], y[:, :-1]) and count is None and total == 32
     assert len(at(0)) == math.ceil(n / (8 * 4))  # an epoch covers the training text once
@@ -134,10 +136,8 @@ def test_validation_predicts_every_held_out_character_once(verse, layout, world_
     tokens = encode_file(verse, cache_dir=verse.parent / "cache")
     stream = torch.from_numpy(np.asarray(tokens.tokens(), dtype=np.int64))
     start, end = 1000, 2345
-    shares = [
-        list(EvalText(tokens.tokens, start, end, 16, 7, layout, context=3, rank=r, world_size=world_size))
-        for r in range(world_size)
-    ]
+    span = Span(tokens.tokens, start, end, 16, layout, context=3)
+    shares = [list(EvalText(span, 7, Shard(r, world_size))) for r in range(world_size)]
     assert len({len(share) for share in shares}) == 1  # every process the same number of chunks
     targets, before, totals = [], [], set()
     for chunks in zip(*shares):  # round robin: chunk i of every process, in order
@@ -147,14 +147,14 @@ def test_validation_predicts_every_held_out_character_once(verse, layout, world_
             before.append(x[y != PAD] if layout == WORDS else x[:, -1])  # the character before each target
     assert torch.equal(torch.cat(targets), stream[start:end]) and totals == {end - start}
     assert torch.equal(torch.cat(before), stream[start - 1 : end - 1])
-    again = EvalText(tokens.tokens, start, end, 16, 7, layout, context=3, rank=0, world_size=world_size)
+    again = EvalText(span, 7, Shard(0, world_size))
     assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(again, shares[0]))
 
 
 def test_fit_and_test_from_the_cli(tmp_path, verse):
     args = text_args(
         tmp_path, verse, "--trainer.max_steps", "6", "--trainer.val_check_interval", "3",
-        "--data.test_fraction", "0.1", "--model.lr_scheduler", "null",
+        "--data.test_fraction", "0.1", "--model.lr_scheduler", "null", "--data.eval_batch_size", "2",
     )  # fmt: skip
     cli = run_cli(MakemoreCLI, ["fit", *args])
     metrics = cli.trainer.callback_metrics
@@ -170,6 +170,12 @@ def test_fit_and_test_from_the_cli(tmp_path, verse):
     copied.write_bytes(ckpt.read_bytes())
     validated = run_cli(MakemoreCLI, ["validate", "--ckpt_path", str(copied), "--trainer.enable_progress_bar", "false"])
     assert validated.trainer.callback_metrics["val/nll"].item() == pytest.approx(metrics["val/nll"].item(), rel=1e-6)
+    # limit_val_batches 0.25 reads the first quarter of the chunks (of 2 windows, 32 characters): the mean is over them,
+    # not their sum over the whole split's length.
+    assert len(cli.datamodule.val_dataloader()) > 8
+    quarter = ["--trainer.limit_val_batches", "0.25", "--trainer.enable_progress_bar", "false"]
+    limited = run_cli(MakemoreCLI, ["validate", "--ckpt_path", str(copied), *quarter])
+    assert 0.5 < limited.trainer.callback_metrics["val/nll"].item() / metrics["val/nll"].item() < 2.0
 
 
 def test_resume_draws_the_windows_of_the_uninterrupted_run(tmp_path, verse):

@@ -8,7 +8,7 @@ import torch
 
 from makemore_pl.data.batches import EvalBatches, FullBatch, MiniBatches, WordBatches
 from makemore_pl.data.datamodule import WordsDataModule
-from makemore_pl.data.records import COUNTED, WINDOWS, WORDS, Batch
+from makemore_pl.data.records import COUNTED, WINDOWS, WORDS, Batch, Shard
 from makemore_pl.data.remembered import COPY_LIMIT, words_state
 from makemore_pl.data.vocab import PAD, Vocabulary
 from makemore_pl.errors import UsageError
@@ -75,7 +75,7 @@ def test_word_batches_cover_the_split_once_per_epoch_in_a_seeded_order_cut_to_th
 
 def test_word_batches_give_two_processes_equal_disjoint_shares():
     _, (x, y) = padded([3, 1, 4, 1, 5, 9, 2, 6, 5])  # 9 words: each of 2 processes gets 4
-    shares = [WordBatches(x, y, 3, seed=1, epoch=lambda: 0, rank=r, world_size=2) for r in (0, 1)]
+    shares = [WordBatches(x, y, 3, seed=1, epoch=lambda: 0, shard=Shard(r, 2)) for r in (0, 1)]
     assert len(shares[0]) == len(shares[1]) == len(list(shares[0])) == len(list(shares[1])) == 2
     picked = [rows_of(share, x) for share in shares]
     assert len(picked[0]) == len(picked[1]) == 4
@@ -101,8 +101,7 @@ def test_evaluation_chunks_sum_to_the_whole_splits_mean_for_any_chunk_size(tiny_
         whole = torch.nn.functional.cross_entropy(logits(x)[kept], y[kept]).item()
         for chunk in (1, 3, 8, 10_000):
             shares = [
-                EvalBatches(x, y, chunk, rank=r, world_size=world_size, counted=layout == "counted")
-                for r in range(world_size)
+                EvalBatches(x, y, chunk, Shard(r, world_size), counted=layout == "counted") for r in range(world_size)
             ]
             assert len({len(share) for share in shares}) == 1, "every process gets the same number of chunks"
             total = 0.0
@@ -121,7 +120,7 @@ def test_evaluation_chunks_sum_to_the_whole_splits_mean_for_any_chunk_size(tiny_
 
 def test_more_processes_than_words_leave_empty_chunks_that_add_nothing():
     _, (x, y) = padded([2, 3])
-    shares = [list(EvalBatches(x, y, 4, rank=r, world_size=3)) for r in range(3)]
+    shares = [list(EvalBatches(x, y, 4, Shard(r, 3))) for r in range(3)]
     assert [len(s) for s in shares] == [1, 1, 1]
     assert shares[2][0][1].numel() == 0
     model = NeuralNGram([".", "a", "b"])

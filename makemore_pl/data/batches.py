@@ -14,19 +14,19 @@ import torch
 from torch import Tensor
 
 from makemore_pl.data.counting import count_examples, count_keys, example_keys, label_totals, predictions
-from makemore_pl.data.records import Batch, Classify, labelled, to_device
+from makemore_pl.data.records import ONE_PROCESS, Batch, Classify, Shard, labelled, to_device
 from makemore_pl.data.vocab import PAD
 
 
-def shuffled_share(size: int, seed: int, epoch: int, rank: int, world_size: int) -> Tensor:
+def shuffled_share(size: int, seed: int, epoch: int, shard: Shard) -> Tensor:
     """This process's rows of a split, in an order drawn from ``seed + epoch``.
 
     The order is the same on every process and after a resume; each process then takes every
     ``world_size``-th row of it, in equal shares: DDP hangs if one process has a batch more.
     """
     order = torch.randperm(size, generator=torch.Generator().manual_seed(seed + epoch))
-    share = size // world_size
-    return order[rank : share * world_size : world_size]
+    share = size // shard.world_size
+    return order[shard.rank : share * shard.world_size : shard.world_size]
 
 
 class FullBatch:
@@ -41,21 +41,19 @@ class FullBatch:
         self,
         x: Tensor,
         y: Tensor,
-        rank: int = 0,
-        world_size: int = 1,
-        device: torch.device | None = None,
+        shard: Shard = ONE_PROCESS,
         counted: bool = True,
         label: Tensor | None = None,
     ):
-        total = torch.tensor(predictions(y) / world_size)
+        total = torch.tensor(predictions(y) / shard.world_size)
         count = None
         if counted:
             x, y, count, label = count_examples(x, y, label)
             count = count.float()
-        share = slice(rank, None, world_size)
+        share = slice(shard.rank, None, shard.world_size)
         label = None if label is None else label[share]
         self.batch = to_device(
-            labelled(x[share], y[share], None if count is None else count[share], total, label), device
+            labelled(x[share], y[share], None if count is None else count[share], total, label), shard.device
         )
 
     def __len__(self) -> int:
@@ -92,26 +90,24 @@ class MiniBatches:
         batch_size: int,
         seed: int,
         epoch: Callable[[], int],
-        rank: int = 0,
-        world_size: int = 1,
-        device: torch.device | None = None,
+        shard: Shard = ONE_PROCESS,
         count: bool | None = None,
         label: Tensor | None = None,
     ):
-        self.x, self.y = x.to(device), y.to(device)
-        self.label = None if label is None else label.to(device)
+        self.x, self.y = x.to(shard.device), y.to(shard.device)
+        self.label = None if label is None else label.to(shard.device)
         self.count = self.y.device.type == "cpu" if count is None else count
         if self.count:
             self.keys, self.radix = example_keys(self.x, self.y, self.label)
         self.context, self.size = x.shape[1], len(y)
         self.batch_size, self.seed, self.epoch = batch_size, seed, epoch
-        self.rank, self.world_size = rank, world_size
+        self.shard = shard
 
     def __len__(self) -> int:
-        return len(batch_starts(self.size // self.world_size, self.batch_size)) - 1
+        return len(batch_starts(self.size // self.shard.world_size, self.batch_size)) - 1
 
     def __iter__(self) -> Iterator[Batch]:
-        mine = shuffled_share(self.size, self.seed, self.epoch(), self.rank, self.world_size).to(self.y.device)
+        mine = shuffled_share(self.size, self.seed, self.epoch(), self.shard).to(self.y.device)
         bounds = batch_starts(len(mine), self.batch_size)
         for start, end in zip(bounds, bounds[1:]):
             index = mine[start:end]
@@ -138,22 +134,20 @@ class WordBatches:
         batch_size: int,
         seed: int,
         epoch: Callable[[], int],
-        rank: int = 0,
-        world_size: int = 1,
-        device: torch.device | None = None,
+        shard: Shard = ONE_PROCESS,
         label: Tensor | None = None,
     ):
-        self.x, self.y = x.to(device), y.to(device)
-        self.label = None if label is None else label.to(device)
+        self.x, self.y = x.to(shard.device), y.to(shard.device)
+        self.label = None if label is None else label.to(shard.device)
         self.lengths = (y != PAD).sum(1)  # on the CPU: a batch's width is known without asking the device
         self.batch_size, self.seed, self.epoch = batch_size, seed, epoch
-        self.rank, self.world_size = rank, world_size
+        self.shard = shard
 
     def __len__(self) -> int:
-        return -(-(len(self.y) // self.world_size) // self.batch_size)
+        return -(-(len(self.y) // self.shard.world_size) // self.batch_size)
 
     def __iter__(self) -> Iterator[Batch]:
-        mine = shuffled_share(len(self.y), self.seed, self.epoch(), self.rank, self.world_size)
+        mine = shuffled_share(len(self.y), self.seed, self.epoch(), self.shard)
         for start in range(0, len(mine), self.batch_size):
             index = mine[start : start + self.batch_size]
             lengths = self.lengths[index]
@@ -179,9 +173,7 @@ class EvalBatches:
         x: Tensor,
         y: Tensor,
         chunk_size: int,
-        rank: int = 0,
-        world_size: int = 1,
-        device: torch.device | None = None,
+        shard: Shard = ONE_PROCESS,
         counted: bool = False,
         label: Tensor | None = None,
         num_labels: int = 0,
@@ -199,11 +191,11 @@ class EvalBatches:
             label = None if label is None else label[order]
         # The same number of chunks on every process, from the largest share: a process that
         # logged nothing would leave the others waiting for it at the end of the epoch.
-        chunks = max(1, math.ceil(math.ceil(len(y) / world_size) / chunk_size))
+        chunks = max(1, math.ceil(math.ceil(len(y) / shard.world_size) / chunk_size))
         if classify is not None:  # each word to classify is read once per label: as many rows
-            chunks = max(chunks, math.ceil(math.ceil(len(classify.y) / world_size) * num_labels / chunk_size))
-        mine = torch.arange(rank, len(y), world_size)
-        words = None if classify is None else torch.arange(rank, len(classify.y), world_size).tensor_split(chunks)
+            chunks = max(chunks, math.ceil(math.ceil(len(classify.y) / shard.world_size) * num_labels / chunk_size))
+        mine = shard.rows(len(y))
+        words = None if classify is None else shard.rows(len(classify.y)).tensor_split(chunks)
         self.batches: list[Batch] = []
         for i, index in enumerate(mine.tensor_split(chunks)):  # a share smaller than ``chunks`` leaves empty chunks
             part_x, part_y = x[index], y[index]
@@ -214,7 +206,8 @@ class EvalBatches:
             if words is not None:
                 extra["classify"] = self._words(classify, words[i])
             part_count, part_label = None if count is None else count[index], None if label is None else label[index]
-            self.batches.append(to_device(labelled(part_x, part_y, part_count, total, part_label, **extra), device))
+            batch = labelled(part_x, part_y, part_count, total, part_label, **extra)
+            self.batches.append(to_device(batch, shard.device))
 
     @staticmethod
     def _words(classify: Classify, index: Tensor) -> Classify:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from makemore_pl.data.batches import EvalBatches, FullBatch, MiniBatches, WordBatches
-from makemore_pl.data.records import COUNTED, WORDS
+from makemore_pl.data.records import COUNTED, WORDS, Shard
 from makemore_pl.sampling.requests import SampleRequests
 
 
@@ -22,12 +22,6 @@ class WordLoaders:
         """What the attached model reads (see ``batches``): n-gram models' counted windows by default."""
         model = self.trainer.lightning_module if self.trainer is not None else None
         return getattr(model, "layout", COUNTED)
-
-    def _shard(self) -> dict:
-        trainer = self.trainer
-        if trainer is None:
-            return {"rank": 0, "world_size": 1, "device": None}
-        return {"rank": trainer.global_rank, "world_size": trainer.world_size, "device": trainer.strategy.root_device}
 
     @property
     def _encoded(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
@@ -47,21 +41,20 @@ class WordLoaders:
         labelled = {"label": self._row_labels.get(split), "num_labels": len(self.labels or [])}
         # Only the test split is classified: Bayes' rule runs the model once per label.
         classify = self.classify(split) if split == "test" else None
-        return EvalBatches(
-            *data[split], self.eval_batch_size, counted=counted, classify=classify, **labelled, **self._shard()
-        )
+        shard = Shard.of(self.trainer)
+        return EvalBatches(*data[split], self.eval_batch_size, shard, counted=counted, classify=classify, **labelled)
 
     def train_dataloader(self) -> FullBatch | MiniBatches | WordBatches:
-        layout, shard = self.layout, self._shard()
+        layout, shard = self.layout, Shard.of(self.trainer)
         x, y = self._encoded["train"]
         label = self._row_labels.get("train")
         if self.batch_size is None:
-            return FullBatch(x, y, counted=layout == COUNTED, label=label, **shard)
+            return FullBatch(x, y, shard, counted=layout == COUNTED, label=label)
         epoch = lambda: self.trainer.current_epoch  # noqa: E731 (read when each epoch starts)
         if layout == WORDS:
-            return WordBatches(x, y, self.batch_size, self.seed, epoch=epoch, label=label, **shard)
+            return WordBatches(x, y, self.batch_size, self.seed, epoch, shard, label=label)
         count = None if layout == COUNTED else False  # counting would change what BatchNorm sees
-        return MiniBatches(x, y, self.batch_size, self.seed, epoch=epoch, count=count, label=label, **shard)
+        return MiniBatches(x, y, self.batch_size, self.seed, epoch, shard, count=count, label=label)
 
     def val_dataloader(self) -> EvalBatches | list:
         return self._evaluation("val")
@@ -70,5 +63,5 @@ class WordLoaders:
         return self._evaluation("test")
 
     def predict_dataloader(self) -> SampleRequests:
-        shard = self._shard()
-        return SampleRequests(self.sampling, shard["rank"], shard["world_size"])
+        shard = Shard.of(self.trainer)
+        return SampleRequests(self.sampling, shard.rank, shard.world_size)

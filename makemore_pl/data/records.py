@@ -14,7 +14,8 @@ Every batch is a ``Batch``, and every model's loss is ``sum(count * nll) / total
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
@@ -60,6 +61,33 @@ class Batch(NamedTuple):
 # What a model asks the data for (its ``layout``): counted n-gram windows, plain windows
 # (counting would change what BatchNorm sees), or whole padded words.
 COUNTED, WINDOWS, WORDS = "counted", "windows", "words"
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One process's share of a run's batches: process ``rank`` of ``world_size``, its batches on ``device``.
+
+    Every loader takes one and shards its rows itself: Lightning injects a ``DistributedSampler`` into
+    ``DataLoader`` objects only.
+    """
+
+    rank: int = 0
+    world_size: int = 1
+    device: torch.device | None = None
+
+    @classmethod
+    def of(cls, trainer: Any) -> Shard:
+        """The share of the process that ``trainer`` runs in; one process, on the CPU, without a trainer."""
+        if trainer is None:
+            return cls()
+        return cls(trainer.global_rank, trainer.world_size, trainer.strategy.root_device)
+
+    def rows(self, size: int) -> Tensor:
+        """This process's rows of ``size``, in order: every ``world_size``-th from ``rank``."""
+        return torch.arange(self.rank, size, self.world_size)
+
+
+ONE_PROCESS = Shard()
 
 
 def to_device(batch: tuple, device: torch.device | None) -> tuple:

@@ -11,9 +11,9 @@ import lightning as L
 import yaml
 
 from makemore_pl.data.files import download
-from makemore_pl.data.records import COUNTED, WORDS
+from makemore_pl.data.records import COUNTED, WORDS, Shard
 from makemore_pl.data.tokens import TokenFile, encode_file
-from makemore_pl.data.windows import CountedText, EvalText, TrainWindows
+from makemore_pl.data.windows import CountedText, EvalText, Span, TrainWindows
 from makemore_pl.errors import UsageError
 from makemore_pl.sampling.options import SamplingOptions
 from makemore_pl.sampling.text_options import ContinuationRequest, OneRequest
@@ -170,52 +170,44 @@ class TextDataModule(L.LightningDataModule):
         if stage != "predict":
             self.bounds  # noqa: B018 (a short file is refused before any loop starts)
 
-    def _shard(self) -> dict:
-        trainer = self.trainer
-        if trainer is None:
-            return {"rank": 0, "world_size": 1, "device": None}
-        return {"rank": trainer.global_rank, "world_size": trainer.world_size, "device": trainer.strategy.root_device}
+    def _span(self, split: str) -> Span:
+        start, end = self.bounds[split]
+        return Span(self.token_file.tokens, start, end, self.block_size, self.layout, self.context)
 
     def _batches_done(self) -> int:
         trainer = self.trainer
         return 0 if trainer is None else trainer.global_step * trainer.accumulate_grad_batches
 
     def train_dataloader(self) -> TrainWindows | CountedText:
-        start, end = self.bounds["train"]
-        shard, layout = self._shard(), self.layout
+        span = self._span("train")
         if self.batch_size is None:
-            if layout != COUNTED:
+            if span.layout != COUNTED:
                 raise UsageError(
                     "--data.batch_size null (the whole text at every step) is for n-gram models; give windows per step"
                 )
-            return CountedText(self.token_file.tokens, start, end, self.context, **shard)
-        return TrainWindows(
-            self.token_file.tokens,
-            start,
-            end,
-            self.block_size,
-            self.batch_size,
-            self.seed,
-            self._batches_done,
-            layout=layout,
-            context=self.context,
-            **shard,
-        )
+            return CountedText(span, Shard.of(self.trainer))
+        return TrainWindows(span, self.batch_size, self.seed, self._batches_done, Shard.of(self.trainer))
 
     def _evaluation(self, split: str) -> EvalText | list:
-        start, end = self.bounds[split]
-        if end <= start:
+        span = self._span(split)
+        if span.length <= 0:
             return []
-        return EvalText(
-            self.token_file.tokens,
-            start,
-            end,
-            self.block_size,
-            self.eval_batch_size,
-            self.layout,
-            self.context,
-            **self._shard(),
-        )
+        counted = self._characters_read(split, span.length)
+        return EvalText(span, self.eval_batch_size, Shard.of(self.trainer), counted=counted)
+
+    def _characters_read(self, split: str, length: int) -> int:
+        """How much of the split ``limit_val_batches`` or ``limit_test_batches`` lets the trainer read: all by default.
+
+        The exact NLL divides by the characters it covers, so a limited evaluation is the mean over
+        the chunks read, not their sum over the whole split's length.
+        """
+        if self.trainer is None:
+            return length
+        limit, world_size = getattr(self.trainer, f"limit_{split}_batches"), self.trainer.world_size
+        per_chunk = self.eval_batch_size * (self.block_size if self.layout == WORDS else 1)
+        mine = math.ceil(math.ceil(length / per_chunk) / world_size)  # each process's chunks, as EvalText deals them
+        read = min(limit, mine) if isinstance(limit, int) else mine if limit >= 1.0 else max(1, int(mine * limit))
+        return min(length, read * world_size * per_chunk)
 
     def val_dataloader(self) -> EvalText | list:
         return self._evaluation("val")

@@ -15,16 +15,37 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from makemore_pl.data.counting import count_examples
-from makemore_pl.data.records import COUNTED, WORDS, Batch, to_device
+from makemore_pl.data.records import COUNTED, ONE_PROCESS, WORDS, Batch, Shard, to_device
 from makemore_pl.data.vocab import PAD
 
 Tokens = Callable[[], np.ndarray]  # opens the token file (a fresh memmap) for one batch
+
+
+@dataclass(frozen=True)
+class Span:
+    """The characters ``start..end-1`` of a token file, cut for the attached model's ``layout``.
+
+    ``block_size`` is a sequence model's window; ``context`` the characters a window model or an
+    n-gram reads before each target.
+    """
+
+    tokens: Tokens
+    start: int
+    end: int
+    block_size: int
+    layout: str = WORDS
+    context: int = 1
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
 
 
 def _batch(x: np.ndarray, y: np.ndarray, total: float, count: Tensor | None = None) -> Batch:
@@ -52,50 +73,34 @@ class TrainWindows:
     ``ceil(characters / (block_size * batch_size * processes))``.
     """
 
-    def __init__(
-        self,
-        tokens: Tokens,
-        start: int,
-        end: int,
-        block_size: int,
-        batch_size: int,
-        seed: int,
-        step: Callable[[], int],
-        layout: str = WORDS,
-        context: int = 1,
-        rank: int = 0,
-        world_size: int = 1,
-        device: torch.device | None = None,
-    ):
-        self.tokens, self.start, self.end = tokens, start, end
-        self.block_size, self.batch_size, self.seed, self.step = block_size, batch_size, seed, step
-        self.layout, self.context = layout, context
-        self.rank, self.world_size, self.device = rank, world_size, device
-        self.width = block_size + 1
+    def __init__(self, span: Span, batch_size: int, seed: int, step: Callable[[], int], shard: Shard = ONE_PROCESS):
+        self.span, self.shard = span, shard
+        self.batch_size, self.seed, self.step = batch_size, seed, step
+        self.width = span.block_size + 1
 
     def __len__(self) -> int:
-        return max(1, math.ceil((self.end - self.start) / (self.block_size * self.batch_size * self.world_size)))
+        return max(1, math.ceil(self.span.length / (self.span.block_size * self.batch_size * self.shard.world_size)))
 
     def starts(self, number: int) -> np.ndarray:
         """Where the windows of batch ``number`` of this process start."""
-        generator = np.random.default_rng([self.seed, self.rank, number])
-        return self.start + generator.integers(0, self.end - self.start - self.width + 1, size=self.batch_size)
+        generator = np.random.default_rng([self.seed, self.shard.rank, number])
+        return self.span.start + generator.integers(0, self.span.length - self.width + 1, size=self.batch_size)
 
     def batch(self, number: int) -> Batch:
-        tokens, starts = self.tokens(), self.starts(number)
-        if self.layout == WORDS:
+        tokens, starts = self.span.tokens(), self.starts(number)
+        if self.span.layout == WORDS:
             windows = tokens[starts[:, None] + np.arange(self.width)]
             return _batch(windows[:, :-1], windows[:, 1:], float(windows[:, 1:].size))
         # The window's last block_size characters, each after its context (token 0 before the text's start).
         targets = (starts[:, None] + np.arange(1, self.width)).reshape(-1)
-        positions = targets[:, None] + np.arange(-self.context, 0)
+        positions = targets[:, None] + np.arange(-self.span.context, 0)
         x = np.where(positions >= 0, tokens[positions.clip(min=0)], 0)
         return _batch(x, tokens[targets], float(len(targets)))
 
     def __iter__(self) -> Iterator[Batch]:
         first = self.step()
         for number in range(first, first + len(self)):
-            yield to_device(self.batch(number), self.device)
+            yield to_device(self.batch(number), self.shard.device)
 
 
 class CountedText:
@@ -105,20 +110,18 @@ class CountedText:
     by chunk, so memory grows with the distinct pairs, not with the text.
     """
 
-    def __init__(
-        self, tokens: Tokens, start: int, end: int, context: int, rank: int = 0, world_size: int = 1, device=None
-    ):
+    def __init__(self, span: Span, shard: Shard = ONE_PROCESS):
         chunk = 1 << 20
         xs, ys, counts = [], [], []
-        for at in range(start, end, chunk):
-            x, y = contexts(tokens(), at, min(at + chunk, end), context)
+        for at in range(span.start, span.end, chunk):
+            x, y = contexts(span.tokens(), at, min(at + chunk, span.end), span.context)
             x, y, count, _ = count_examples(torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y))
             xs.append(x), ys.append(y), counts.append(count)
         # Each distinct pair's count is the sum of its chunks' counts.
         x, y, count = _merge(torch.cat(xs), torch.cat(ys), torch.cat(counts))
-        share = slice(rank, None, world_size)
-        total = torch.tensor((end - start) / world_size)
-        self.batch: Batch = to_device(Batch(x[share], y[share], count[share].float(), total), device)
+        share = slice(shard.rank, None, shard.world_size)
+        total = torch.tensor(span.length / shard.world_size)
+        self.batch: Batch = to_device(Batch(x[share], y[share], count[share].float(), total), shard.device)
 
     def __len__(self) -> int:
         return 1
@@ -146,53 +149,41 @@ class EvalText:
     characters, so the sum of the chunks' ``sum(nll) / total`` over all processes is the split's mean.
     """
 
-    def __init__(
-        self,
-        tokens: Tokens,
-        start: int,
-        end: int,
-        block_size: int,
-        chunk_size: int,
-        layout: str = WORDS,
-        context: int = 1,
-        rank: int = 0,
-        world_size: int = 1,
-        device: torch.device | None = None,
-    ):
-        assert start >= 1, "the first held-out character is predicted from the one before it"
-        self.tokens, self.start, self.end = tokens, start, end
-        self.layout, self.context, self.block_size = layout, context, block_size
-        self.rank, self.world_size, self.device = rank, world_size, device
+    def __init__(self, span: Span, chunk_size: int, shard: Shard = ONE_PROCESS, counted: int | None = None):
+        assert span.start >= 1, "the first held-out character is predicted from the one before it"
+        self.span, self.shard = span, shard
+        # What the mean divides by: the whole split, or the characters of the chunks a limited evaluation reads.
+        self.total = float(counted or span.length)
         # The characters each chunk predicts: chunk_size windows of block_size, or chunk_size examples.
-        self.span = chunk_size * (block_size if layout == WORDS else 1)
-        chunks = math.ceil((end - start) / self.span)
-        self.mine = list(range(rank, chunks, world_size))
-        self.length = max(1, math.ceil(chunks / world_size))
+        self.chunk_span = chunk_size * (span.block_size if span.layout == WORDS else 1)
+        chunks = math.ceil(span.length / self.chunk_span)
+        self.mine = list(range(shard.rank, chunks, shard.world_size))
+        self.length = max(1, math.ceil(chunks / shard.world_size))
 
     def __len__(self) -> int:
         return self.length
 
     def chunk(self, number: int) -> Batch:
-        at = self.start + number * self.span
-        end = min(at + self.span, self.end)
-        total = float(self.end - self.start)
-        if self.layout != WORDS:
-            x, y = contexts(self.tokens(), at, end, self.context)
+        span, block_size = self.span, self.span.block_size
+        at = span.start + number * self.chunk_span
+        end = min(at + self.chunk_span, span.end)
+        total = self.total
+        if span.layout != WORDS:
+            x, y = contexts(span.tokens(), at, end, span.context)
             return _batch(np.ascontiguousarray(x), y, total, None)
-        rows = math.ceil((end - at) / self.block_size)
-        stream = np.full(rows * self.block_size + 1, PAD, dtype=np.int64)
-        stream[: end - at + 1] = self.tokens()[at - 1 : end]
-        x = stream[:-1].reshape(rows, self.block_size).clip(min=0)  # padded inputs read token 0; their y is PAD
-        return _batch(x, stream[1:].reshape(rows, self.block_size), total)
+        rows = math.ceil((end - at) / block_size)
+        stream = np.full(rows * block_size + 1, PAD, dtype=np.int64)
+        stream[: end - at + 1] = span.tokens()[at - 1 : end]
+        x = stream[:-1].reshape(rows, block_size).clip(min=0)  # padded inputs read token 0; their y is PAD
+        return _batch(x, stream[1:].reshape(rows, block_size), total)
 
     def __iter__(self) -> Iterator[Batch]:
         for number in self.mine:
-            yield to_device(self.chunk(number), self.device)
-        width = self.block_size if self.layout == WORDS else self.context
-        empty = np.zeros((0, width), dtype=np.int64)
+            yield to_device(self.chunk(number), self.shard.device)
+        words = self.span.layout == WORDS
+        empty = np.zeros((0, self.span.block_size if words else self.span.context), dtype=np.int64)
         for _ in range(self.length - len(self.mine)):  # a share short of chunks logs nothing, but takes part
-            y = empty if self.layout == WORDS else empty[:, 0]
-            yield to_device(_batch(empty, y, float(self.end - self.start)), self.device)
+            yield to_device(_batch(empty, empty if words else empty[:, 0], self.total), self.shard.device)
 
 
-__all__ = ["COUNTED", "CountedText", "EvalText", "TrainWindows", "contexts"]
+__all__ = ["COUNTED", "CountedText", "EvalText", "Span", "TrainWindows", "contexts"]

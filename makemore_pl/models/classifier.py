@@ -19,13 +19,65 @@ batch holds windows of many words, and a counting model has no gradient to follo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from makemore_pl.data.records import WORDS, Batch
+from makemore_pl.data.records import WORDS, Batch, Labels
 from makemore_pl.errors import UsageError
+from makemore_pl.sampling.probabilities import label_prior, position_log_probs
+
+
+class BayesClassifier:
+    """What a labelled ``LanguageModel`` classifies with: Bayes' rule over its own ``log p(word | label)``.
+
+    Mixed into ``LanguageModel``, which gives ``labels``, ``num_labels``, ``word_logits`` and ``log``.
+    """
+
+    def label_ids(self, names: Sequence[str], option: str = "--sampling.label") -> Tensor:
+        """The ids of the label ``names`` on the model's device; a name the model does not know is a UsageError."""
+        if self.labels is None:
+            raise UsageError(f"{option}: this model was trained without labels")
+        unknown = [name for name in names if name not in self.labels]
+        if unknown:
+            raise UsageError(f"{option}: unknown label {unknown[0]!r}; the model knows {', '.join(self.labels)}")
+        return torch.tensor([self.labels.index(name) for name in names], dtype=torch.long, device=self.device)
+
+    def _evaluate_labels(self, labels: Labels, row_losses: Tensor, stage: str) -> None:
+        """``<stage>/nll/<label>`` and, for the words to classify, ``test/accuracy``: exact, as ``nll`` is."""
+        assert self.labels is not None and labels.totals is not None
+        sums = row_losses.new_zeros(self.num_labels).index_add_(0, labels.ids, row_losses)
+        # A label without words in the split (one that only a fine-tuned checkpoint knows) has no mean
+        # to log, not a NaN. The totals are the whole split's, so every process skips the same labels.
+        present = (labels.totals > 0).tolist()
+        for name, value, there in zip(self.labels, sums / labels.totals, present):
+            if there:
+                self.log(f"{stage}/nll/{name}", value, on_epoch=True, reduce_fx="sum", sync_dist=True)
+        if labels.classify is not None:
+            words = labels.classify
+            right = words.labels.gather(1, self.classify(words.x, words.y)[:, None]).sum()
+            self.log(f"{stage}/accuracy", right / words.total, on_epoch=True, reduce_fx="sum", sync_dist=True)
+
+    def word_log_likelihoods(self, x: Tensor, y: Tensor) -> Tensor:
+        """``log p(word | label)`` ``(n, L)`` of each padded word (``Vocabulary.encode_padded``) under every label.
+
+        One pass of ``word_logits`` over every (word, label) pair: the words repeated once per label.
+        """
+        n, labels = len(x), torch.arange(self.num_labels, device=x.device)
+        if n == 0:
+            return x.new_zeros(0, self.num_labels, dtype=torch.float)
+        picked = position_log_probs(
+            self, x.repeat(self.num_labels, 1), y.repeat(self.num_labels, 1), labels.repeat_interleave(n)
+        )
+        return picked.sum(1).view(self.num_labels, n).T
+
+    def classify(self, x: Tensor, y: Tensor) -> Tensor:
+        """Each word's label by Bayes' rule: argmax over labels of log p(word | label) + log p(label)."""
+        joint = self.word_log_likelihoods(x, y) + label_prior(self).log().float().to(x.device)
+        return joint.argmax(1)  # ties: the first label in sorted order, as baselines.Classifier does
 
 
 def setup_labels(model: L.LightningModule, label_weight: float) -> None:
@@ -64,7 +116,7 @@ def label_log_posterior(model: L.LightningModule, x: Tensor, y: Tensor) -> Tenso
 
 def label_loss(model: L.LightningModule, batch: Batch) -> Tensor:
     """The mean over the batch's words of ``-log p(label | word)``, each word under its own row's label."""
-    x, y, labels = batch[0], batch[1], batch[4].ids
+    x, y, labels = batch.x, batch.y, batch.labels.ids
     if len(x) == 0:
         return x.new_zeros((), dtype=torch.float)
     return F.nll_loss(label_log_posterior(model, x, y), labels)
