@@ -192,22 +192,8 @@ class TextDataModule(L.LightningDataModule):
         span = self._span(split)
         if span.length <= 0:
             return []
-        counted = self._characters_read(split, span.length)
-        return EvalText(span, self.eval_batch_size, Shard.of(self.trainer), counted=counted)
-
-    def _characters_read(self, split: str, length: int) -> int:
-        """How much of the split ``limit_val_batches`` or ``limit_test_batches`` lets the trainer read: all by default.
-
-        The exact NLL divides by the characters it covers, so a limited evaluation is the mean over
-        the chunks read, not their sum over the whole split's length.
-        """
-        if self.trainer is None:
-            return length
-        limit, world_size = getattr(self.trainer, f"limit_{split}_batches"), self.trainer.world_size
-        per_chunk = self.eval_batch_size * (self.block_size if self.layout == WORDS else 1)
-        mine = math.ceil(math.ceil(length / per_chunk) / world_size)  # each process's chunks, as EvalText deals them
-        read = min(limit, mine) if isinstance(limit, int) else mine if limit >= 1.0 else max(1, int(mine * limit))
-        return min(length, read * world_size * per_chunk)
+        limit = 1.0 if self.trainer is None else getattr(self.trainer, f"limit_{split}_batches")
+        return EvalText(span, self.eval_batch_size, Shard.of(self.trainer), limit)
 
     def val_dataloader(self) -> EvalText | list:
         return self._evaluation("val")

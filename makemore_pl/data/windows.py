@@ -145,20 +145,23 @@ class EvalText:
     character before it (the first held-out character is predicted from the last one before it),
     the last window padded with ``PAD``. Window models read each target's ``context`` previous
     characters. Chunks of ``chunk_size`` windows (or examples) go round the processes; every process
-    gets the same number of chunks, and each chunk's ``total`` is the whole split's count of
-    characters, so the sum of the chunks' ``sum(nll) / total`` over all processes is the split's mean.
+    gets the same number of chunks, and each chunk's ``total`` is the count of characters the trainer
+    reads (the whole split, unless ``limit`` cuts it), so the sum of the chunks' ``sum(nll) / total``
+    over all processes is the mean over them.
     """
 
-    def __init__(self, span: Span, chunk_size: int, shard: Shard = ONE_PROCESS, counted: int | None = None):
+    def __init__(self, span: Span, chunk_size: int, shard: Shard = ONE_PROCESS, limit: int | float = 1.0):
         assert span.start >= 1, "the first held-out character is predicted from the one before it"
         self.span, self.shard = span, shard
-        # What the mean divides by: the whole split, or the characters of the chunks a limited evaluation reads.
-        self.total = float(counted or span.length)
         # The characters each chunk predicts: chunk_size windows of block_size, or chunk_size examples.
         self.chunk_span = chunk_size * (span.block_size if span.layout == WORDS else 1)
         chunks = math.ceil(span.length / self.chunk_span)
         self.mine = list(range(shard.rank, chunks, shard.world_size))
         self.length = max(1, math.ceil(chunks / shard.world_size))
+        # What the mean divides by: the characters of the chunks the trainer reads. Lightning's
+        # limit_val_batches / limit_test_batches (``limit``) cut each process's share to its first ones.
+        read = min(limit, self.length) if isinstance(limit, int) else max(1, int(self.length * min(limit, 1.0)))
+        self.total = float(min(span.length, read * shard.world_size * self.chunk_span))
 
     def __len__(self) -> int:
         return self.length
