@@ -8,7 +8,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, NoReturn
 
-from jsonargparse import Namespace, set_parsing_settings
+from jsonargparse import Namespace
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 
@@ -30,9 +30,6 @@ from makemore_pl.models.base import LanguageModel
 from makemore_pl.models.counts import CountNGram
 from makemore_pl.sampling import legacy
 from makemore_pl.sampling.options import SECTION, SamplingOptions
-
-# --help shows each sampling option's own docstring (SamplingOptions' fields).
-set_parsing_settings(docstring_parse_attribute_docstrings=True)
 
 
 class MakemoreCLI(LightningCLI):
