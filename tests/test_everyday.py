@@ -125,6 +125,18 @@ def test_a_checkpoint_alone_is_tested_and_sampled_with_the_options_given(tmp_pat
     assert len(capsys.readouterr().out.splitlines()) == 11
 
 
+def test_a_validation_cut_by_limit_val_batches_is_the_mean_over_the_batches_read(tmp_path, tiny_file):
+    args = [*fit_args(tmp_path, tiny_file), "--data.eval_batch_size", "1", "--trainer.max_steps", "3"]
+    cli_main(["fit", *args])
+    last = versions(tmp_path, "bigram")[-1] / "checkpoints" / "last.ckpt"
+    full = run_cli(MakemoreCLI, ["validate", "--ckpt_path", str(last), "--trainer.enable_progress_bar", "false"])
+    assert len(full.datamodule.val_dataloader()) >= 8  # one counted bigram a batch
+    quarter = ["--trainer.limit_val_batches", "0.25", "--trainer.enable_progress_bar", "false"]
+    cut = run_cli(MakemoreCLI, ["validate", "--ckpt_path", str(last), *quarter])
+    # A quarter of the bigrams: about the same mean, not a quarter of it.
+    assert 0.6 < cut.trainer.callback_metrics["val/nll"].item() / full.trainer.callback_metrics["val/nll"].item() < 1.6
+
+
 def test_a_command_from_a_checkpoint_that_cannot_run_says_why_in_one_line(tmp_path, tiny_file, capsys):
     last = fit_tiny(tmp_path, tiny_file)
     saved = torch.load(last, weights_only=True)

@@ -84,18 +84,22 @@ def test_word_batches_give_two_processes_equal_disjoint_shares():
     assert picked[0] == order[0:8:2] and picked[1] == order[1:8:2]
 
 
-@pytest.mark.parametrize("layout", ["windows", "counted", "words"])
-@pytest.mark.parametrize("world_size", [1, 2, 3])
-def test_evaluation_chunks_sum_to_the_whole_splits_mean_for_any_chunk_size(tiny_file, layout, world_size):
+def bigram_rows(tiny_file: Path, layout: str):
+    """Eight words encoded in ``layout`` (x, y), and an untrained bigram's logits for a batch's x."""
     words = tiny_file.read_text().split()[:8]
     vocab = Vocabulary.from_words(words)
     model = NeuralNGram(vocab.itos, context=1)
     if layout == "words":
         x, y = vocab.encode_padded(words, max(map(len, words)) + 1)
-        logits = lambda bx: model.W[bx]  # noqa: E731 (the bigram at every position of a word)
-    else:
-        x, y = vocab.encode_words(words, 1)
-        logits = lambda bx: model.W[bx[:, 0]]  # noqa: E731
+        return x, y, lambda bx: model.W[bx]  # the bigram at every position of a word
+    x, y = vocab.encode_words(words, 1)
+    return x, y, lambda bx: model.W[bx[:, 0]]
+
+
+@pytest.mark.parametrize("layout", ["windows", "counted", "words"])
+@pytest.mark.parametrize("world_size", [1, 2, 3])
+def test_evaluation_chunks_sum_to_the_whole_splits_mean_for_any_chunk_size(tiny_file, layout, world_size):
+    x, y, logits = bigram_rows(tiny_file, layout)
     with torch.no_grad():
         kept = y != PAD
         whole = torch.nn.functional.cross_entropy(logits(x)[kept], y[kept]).item()
@@ -116,6 +120,34 @@ def test_evaluation_chunks_sum_to_the_whole_splits_mean_for_any_chunk_size(tiny_
                         total += ((losses if count is None else losses * count).sum() / split_total).item()
                         assert layout != "words" or (by != PAD).sum(1).max() == by.shape[1]  # cut to its longest
             assert total == pytest.approx(whole, rel=1e-6), (chunk, world_size)
+
+
+@pytest.mark.parametrize("layout", ["windows", "counted", "words"])
+@pytest.mark.parametrize("limit", [2, 0.5])
+@pytest.mark.parametrize("world_size", [1, 2])
+def test_evaluation_cut_by_lightnings_limit_is_the_mean_over_the_chunks_read(tiny_file, layout, world_size, limit):
+    # limit_val_batches / limit_test_batches: each process reads its first chunks; the mean is over their
+    # predictions, not their sum over the whole split's.
+    x, y, logits = bigram_rows(tiny_file, layout)
+    shares = [
+        EvalBatches(x, y, 1, Shard(r, world_size), counted=layout == "counted", limit=limit) for r in range(world_size)
+    ]
+    read = limit if isinstance(limit, int) else int(len(shares[0]) * limit)
+    assert 1 <= read < len(shares[0])
+    logged, losses_read, predicted = 0.0, 0.0, 0.0
+    with torch.no_grad():
+        for share in shares:
+            for bx, by, count, total, _ in list(share)[:read]:
+                weights = torch.ones_like(by, dtype=torch.float) if count is None else count
+                losses = torch.nn.functional.cross_entropy(
+                    logits(bx).flatten(0, -2), by.flatten(), ignore_index=PAD, reduction="none"
+                )
+                losses = losses.view(by.shape) * weights
+                logged += (losses.sum() / total).item()
+                losses_read += losses.sum().item()
+                predicted += (weights * (by != PAD)).sum().item()
+    assert predicted < (y != PAD).sum().item()  # some of the split was left unread
+    assert logged == pytest.approx(losses_read / predicted, rel=1e-6)
 
 
 def test_more_processes_than_words_leave_empty_chunks_that_add_nothing():

@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import Tensor
 
-from makemore_pl.data.counting import count_examples, count_keys, example_keys, label_totals, predictions
-from makemore_pl.data.records import ONE_PROCESS, Batch, Classify, Shard, labelled, to_device
+from makemore_pl.data.counting import count_examples, count_keys, example_keys, predictions
+from makemore_pl.data.records import ONE_PROCESS, Batch, Classify, Shard, batches_read, labelled, to_device
 from makemore_pl.data.vocab import PAD
 
 
@@ -161,11 +161,13 @@ class WordBatches:
 class EvalBatches:
     """A whole split for evaluation: each process's share of its rows, in order, in chunks of at most ``chunk_size``.
 
-    Every chunk's ``total`` is the number of predictions in the whole split, so the sum of
-    ``sum(count * nll) / total`` over all chunks and all processes is exactly the split's mean
-    NLL, however it is chunked: models log it with ``reduce_fx="sum"``. Every process gets the
-    same number of chunks. Labelled rows' chunks carry each label's total the same way, and the
-    words to ``classify`` are shared out over the same chunks, each with the whole split's count.
+    Every chunk's ``total`` is the number of predictions in the chunks the trainer reads (the whole
+    split, unless Lightning's ``limit_val_batches`` or ``limit_test_batches``, ``limit``, cuts each
+    process's share to its first chunks), so the sum of ``sum(count * nll) / total`` over the chunks
+    read by all processes is exactly their mean NLL, however it is chunked: models log it with
+    ``reduce_fx="sum"``. Every process gets the same number of chunks. Labelled rows' chunks carry
+    each label's total the same way, and the words to ``classify`` are shared out over the same
+    chunks, each with the count of the words read.
     """
 
     def __init__(
@@ -178,9 +180,8 @@ class EvalBatches:
         label: Tensor | None = None,
         num_labels: int = 0,
         classify: Classify | None = None,
+        limit: int | float = 1.0,
     ):
-        total = torch.tensor(float(predictions(y)))
-        totals = None if label is None else label_totals(y, label, num_labels)
         count = None
         if counted:
             x, y, count, label = count_examples(x, y, label)
@@ -194,26 +195,33 @@ class EvalBatches:
         chunks = max(1, math.ceil(math.ceil(len(y) / shard.world_size) / chunk_size))
         if classify is not None:  # each word to classify is read once per label: as many rows
             chunks = max(chunks, math.ceil(math.ceil(len(classify.y) / shard.world_size) * num_labels / chunk_size))
-        mine = shard.rows(len(y))
+        read = batches_read(chunks, limit)
+        rows = _rows_read(len(y), chunks, read, shard.world_size)
+        weight = count if count is not None else (y != PAD).sum(1).float() if y.ndim > 1 else torch.ones(len(y))
+        total = weight[rows].sum()
+        totals = None
+        if label is not None:
+            totals = torch.zeros(num_labels).index_add_(0, label[rows], weight[rows])
         words = None if classify is None else shard.rows(len(classify.y)).tensor_split(chunks)
+        if classify is not None:
+            words_read = torch.tensor(float(len(_rows_read(len(classify.y), chunks, read, shard.world_size))))
         self.batches: list[Batch] = []
-        for i, index in enumerate(mine.tensor_split(chunks)):  # a share smaller than ``chunks`` leaves empty chunks
+        for i, index in enumerate(shard.rows(len(y)).tensor_split(chunks)):  # a small share leaves empty chunks
             part_x, part_y = x[index], y[index]
             if y.ndim > 1 and len(index):  # words: cut the chunk to its longest word
                 width = int((part_y != PAD).sum(1).max())
                 part_x, part_y = part_x[:, :width], part_y[:, :width]
             extra = {} if label is None else {"totals": totals}
             if words is not None:
-                extra["classify"] = self._words(classify, words[i])
+                extra["classify"] = self._words(classify, words[i], words_read)
             part_count, part_label = None if count is None else count[index], None if label is None else label[index]
             batch = labelled(part_x, part_y, part_count, total, part_label, **extra)
             self.batches.append(to_device(batch, shard.device))
 
     @staticmethod
-    def _words(classify: Classify, index: Tensor) -> Classify:
-        """The words ``index`` of ``classify``, cut to their longest, with the whole split's count."""
+    def _words(classify: Classify, index: Tensor, total: Tensor) -> Classify:
+        """The words ``index`` of ``classify``, cut to their longest, with the count of the words read."""
         width = int((classify.y[index] != PAD).sum(1).max()) if len(index) else 1
-        total = torch.tensor(float(len(classify.y)))
         return Classify(classify.x[index, :width], classify.y[index, :width], classify.labels[index], total)
 
     def __len__(self) -> int:
@@ -221,3 +229,9 @@ class EvalBatches:
 
     def __iter__(self) -> Iterator[Batch]:
         yield from self.batches
+
+
+def _rows_read(size: int, chunks: int, read: int, world_size: int) -> Tensor:
+    """The rows of ``size`` in the first ``read`` of each process's ``chunks``, as ``EvalBatches`` shares them out."""
+    shares = (Shard(rank, world_size).rows(size).tensor_split(chunks)[:read] for rank in range(world_size))
+    return torch.cat([part for share in shares for part in share])

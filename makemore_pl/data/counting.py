@@ -50,12 +50,6 @@ def count_examples(x: Tensor, y: Tensor, label: Tensor | None = None) -> tuple[T
     return count_keys(keys, radix, x.shape[1], labelled=label is not None)
 
 
-def label_totals(y: Tensor, label: Tensor, num_labels: int) -> Tensor:
-    """How many predictions of ``y`` each label has."""
-    per_row = (y != PAD).sum(1) if y.ndim > 1 else torch.ones_like(label)
-    return torch.zeros(num_labels, dtype=torch.float64).index_add_(0, label, per_row.double()).float()
-
-
 def predictions(y: Tensor) -> int:
     """How many predictions ``y`` asks for: every entry but the padding."""
     return int((y != PAD).sum()) if y.ndim > 1 else len(y)

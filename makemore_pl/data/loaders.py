@@ -42,7 +42,10 @@ class WordLoaders:
         # Only the test split is classified: Bayes' rule runs the model once per label.
         classify = self.classify(split) if split == "test" else None
         shard = Shard.of(self.trainer)
-        return EvalBatches(*data[split], self.eval_batch_size, shard, counted=counted, classify=classify, **labelled)
+        limit = 1.0 if self.trainer is None else getattr(self.trainer, f"limit_{split}_batches")
+        return EvalBatches(
+            *data[split], self.eval_batch_size, shard, counted=counted, classify=classify, limit=limit, **labelled
+        )
 
     def train_dataloader(self) -> FullBatch | MiniBatches | WordBatches:
         layout, shard = self.layout, Shard.of(self.trainer)

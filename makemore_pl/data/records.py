@@ -90,6 +90,12 @@ class Shard:
 ONE_PROCESS = Shard()
 
 
+def batches_read(length: int, limit: int | float = 1.0) -> int:
+    """How many of a process's ``length`` evaluation batches Lightning reads under ``limit_val_batches`` or
+    ``limit_test_batches`` (``limit``): that many when it is an int, that share of them (at least one) when a float."""
+    return min(limit, length) if isinstance(limit, int) else max(1, int(length * min(limit, 1.0)))
+
+
 def to_device(batch: tuple, device: torch.device | None) -> tuple:
     """``batch`` with every tensor in it (also those of its ``Labels``) on ``device``."""
     moved = (to_device(t, device) if isinstance(t, tuple) else None if t is None else t.to(device) for t in batch)

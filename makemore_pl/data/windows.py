@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from makemore_pl.data.counting import count_examples
-from makemore_pl.data.records import COUNTED, ONE_PROCESS, WORDS, Batch, Shard, to_device
+from makemore_pl.data.records import COUNTED, ONE_PROCESS, WORDS, Batch, Shard, batches_read, to_device
 from makemore_pl.data.vocab import PAD
 
 Tokens = Callable[[], np.ndarray]  # opens the token file (a fresh memmap) for one batch
@@ -160,8 +160,7 @@ class EvalText:
         self.length = max(1, math.ceil(chunks / shard.world_size))
         # What the mean divides by: the characters of the chunks the trainer reads. Lightning's
         # limit_val_batches / limit_test_batches (``limit``) cut each process's share to its first ones.
-        read = min(limit, self.length) if isinstance(limit, int) else max(1, int(self.length * min(limit, 1.0)))
-        self.total = float(min(span.length, read * shard.world_size * self.chunk_span))
+        self.total = float(min(span.length, batches_read(self.length, limit) * shard.world_size * self.chunk_span))
 
     def __len__(self) -> int:
         return self.length
