@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
 import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from makemore_pl.cli import MakemoreCLI, run_cli
 
@@ -103,3 +106,52 @@ def markdown_table(columns: list[str], rows: Iterable[list[str]]) -> list[str]:
         assert len(cells) == len(columns), f"{len(cells)} cells for {len(columns)} columns: {cells}"
         lines.append("| " + " | ".join(cells) + " |")
     return lines
+
+
+@dataclass
+class Logged:
+    """A finished `makemore-pl fit`: its run folder, every scalar of its TensorBoard events, and its wall clock."""
+
+    version: Path
+    events: EventAccumulator
+    start: float  # time.time() at launch: the clock of the events' wall_time
+    seconds: float
+
+    def scalars(self, tag: str) -> list:
+        """The events of ``tag``, none when it was never logged."""
+        return self.events.Scalars(tag) if tag in self.events.Tags()["scalars"] else []
+
+
+def fit_logged(command: list[str], logs: Path) -> Logged:
+    """Run a `makemore-pl fit` ``command`` that logs under ``logs``, and read its run's events."""
+    start = time.time()
+    run(command)
+    seconds = time.time() - start
+    version = next(logs.glob("*/version_*"))
+    events = EventAccumulator(str(version), size_guidance={"scalars": 0})  # every event, none sampled away
+    events.Reload()
+    return Logged(version, events, start, seconds)
+
+
+def timed_lines(command: list[str], cwd: Path, stderr: int = subprocess.DEVNULL) -> Iterator[tuple[float, str]]:
+    """Each line ``command`` prints, with the seconds since its launch, as it arrives.
+
+    The command runs in a session of its own; when the caller stops reading (close the generator,
+    or read it to its end), the session is stopped, workers included. A command that ends on its
+    own with a failure raises.
+    """
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        command, cwd=cwd, stdout=subprocess.PIPE, stderr=stderr, text=True, start_new_session=True
+    )
+    stopped = False
+    try:
+        for line in process.stdout:
+            yield time.perf_counter() - start, line
+    finally:
+        if process.poll() is None:
+            stopped = True
+            os.killpg(process.pid, signal.SIGTERM)
+        process.wait()
+    if not stopped and process.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed ({process.returncode})")

@@ -14,9 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import fit_command, run
+from common import fit_command, fit_logged
 from reference import run_makemore
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 
 @dataclass
@@ -47,17 +46,13 @@ def makemore_pl_until(config: Path, workdir: Path, target: float, cap: float, *a
     stop = ["--trainer.callbacks+=lightning.pytorch.callbacks.EarlyStopping", "--trainer.callbacks.monitor=val/nll",
             "--trainer.callbacks.mode=min", f"--trainer.callbacks.stopping_threshold={target}",
             "--trainer.callbacks.patience=1000000000", f"--trainer.max_time={as_max_time(cap)}"]  # fmt: skip
-    start = time.time()  # the event file's clock
-    run(fit_command(config, logs, *stop, *args))
-    ran = time.time() - start
-    events = EventAccumulator(str(next(logs.glob("*/version_*"))))
-    events.Reload()
-    nll = events.Scalars("val/nll") if "val/nll" in events.Tags()["scalars"] else []
+    fit = fit_logged(fit_command(config, logs, *stop, *args), logs)
+    nll = fit.scalars("val/nll")
     best = min((e.value for e in nll), default=float("inf"))
     first = next((e for e in nll if e.value <= target), None)
     if first is None:
-        return Reached(None, None, best, ran)
-    return Reached(first.wall_time - start, first.step, best, ran)
+        return Reached(None, None, best, fit.seconds)
+    return Reached(first.wall_time - fit.start, first.step, best, fit.seconds)
 
 
 def makemore_until(script: Path, workdir: Path, target: float, cap: float, device: str, *args: str) -> Reached:

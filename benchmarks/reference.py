@@ -10,14 +10,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import time
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import NAMES
+from common import NAMES, timed_lines
 
 from makemore_pl.models import GRU, LSTM, RNN, BoW, NetworkModel, Transformer
 
@@ -75,13 +74,8 @@ def run_makemore(
                "--device", device, *args]  # fmt: skip
     run = Run([], [], 0.0)
     start = time.perf_counter()
-    # A session of its own, so that its DataLoader workers stop with it.
-    process = subprocess.Popen(
-        command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True
-    )
-    try:
-        for line in process.stdout:
-            now = time.perf_counter() - start
+    with closing(timed_lines(command, workdir)) as lines:
+        for now, line in lines:
             if match := STEP.match(line):
                 run.steps.append((now, int(match[1])))
             elif match := EVALUATION.match(line):
@@ -90,11 +84,7 @@ def run_makemore(
                     break
             if now > cap:
                 break
-    finally:
-        run.seconds = time.perf_counter() - start
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-        process.wait()
+    run.seconds = time.perf_counter() - start
     return run
 
 

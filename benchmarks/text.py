@@ -34,7 +34,6 @@ import os
 import pickle
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -45,8 +44,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from common import CONFIGS, MAKEMORE_PL, REPO, ratio, run
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from common import CONFIGS, MAKEMORE_PL, REPO, fit_logged, ratio, timed_lines
 
 import makemore_pl
 
@@ -116,21 +114,14 @@ def run_nanogpt(folder: Path, args: list[str]) -> Curve:
     """nanoGPT's train.py with ``args``, each printed evaluation and step timed from launch."""
     command = [sys.executable, "-u", "train.py", "config/train_shakespeare_char.py", *args, "--out_dir=out"]
     curve, start = Curve(), time.perf_counter()
-    process = subprocess.Popen(command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               start_new_session=True)  # fmt: skip
     try:
-        for line in process.stdout:
-            now = time.perf_counter() - start
+        for now, line in timed_lines(command, folder, stderr=subprocess.STDOUT):
             if match := EVAL.match(line):
                 curve.points.append((int(match[1]), now, float(match[3])))
             elif match := ITER.match(line):
                 curve.steps[int(match[1])] = now
     finally:
         curve.seconds = time.perf_counter() - start
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-        if process.wait():
-            raise RuntimeError(f"nanoGPT's train.py failed ({process.returncode})")
     return curve
 
 
@@ -138,16 +129,11 @@ def run_makemore_pl(config: Path, workdir: Path, text: Path, *args: str) -> Curv
     """`makemore-pl fit --config config` on ``text``: its exact val/nll and its steps, timed from launch."""
     logs = workdir / config.stem
     quiet = ["--trainer.logger.init_args.save_dir", str(logs), "--trainer.enable_progress_bar=false"]
-    command = [MAKEMORE_PL, "fit", "--config", str(config), "--data.path", str(text), *quiet, *args]
-    start = time.time()  # the event file's clock
-    run(command)
-    curve = Curve(seconds=time.time() - start)
-    version = next(logs.glob("*/version_*"))
-    events = EventAccumulator(str(version), size_guidance={"scalars": 0})
-    events.Reload()
-    curve.points = [(e.step, e.wall_time - start, e.value) for e in events.Scalars("val/nll")]
-    curve.steps = {e.step: e.wall_time - start for e in events.Scalars("train/nll")}
-    curve.best_checkpoint = next(version.glob("checkpoints/best-*.ckpt"), None)
+    fit = fit_logged([MAKEMORE_PL, "fit", "--config", str(config), "--data.path", str(text), *quiet, *args], logs)
+    curve = Curve(seconds=fit.seconds)
+    curve.points = [(e.step, e.wall_time - fit.start, e.value) for e in fit.scalars("val/nll")]
+    curve.steps = {e.step: e.wall_time - fit.start for e in fit.scalars("train/nll")}
+    curve.best_checkpoint = next(fit.version.glob("checkpoints/best-*.ckpt"), None)
     return curve
 
 
