@@ -23,12 +23,15 @@ fit: setup
 # they are missing; without root or apt-get, scripts/system_packages.sh prints the command to run.
 # The suite in JOBS processes (pytest-xdist), each test file whole in one of them so that its shared
 # checkpoints are trained once; the tests are mostly start-up and small fits, which two cores overlap.
+# The longest files go first, in the order tests/conftest.py gives them (not xdist's, which puts files of
+# few tests, such as the multi-process ones, last). One torch thread a process: the JOBS processes fill
+# the cores already, and a thread that waits for a core another process holds spins on it.
 JOBS ?= 2
 test: setup
 	scripts/system_packages.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadfile --no-loadscope-reorder
 
 # The speed figures of BENCHMARKS.md (about 15 minutes, and 5 for benchmarks/score.py); `make bench QUICK=--quick` takes seconds.
 bench: setup

@@ -1,4 +1,5 @@
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,13 @@ def tiny_args(tmp_path: Path, words: Path, name: str, *extra: str) -> list[str]:
 
 
 def pytest_collection_modifyitems(config, items):
+    # Files that take longest first, so that none starts last on one process while the other waits
+    # (`make test` keeps this order: --no-loadscope-reorder). The files with tests marked slow
+    # (whole processes, real names.txt), most first; then by their number of tests. The sort is
+    # stable: each file's tests keep their order.
+    slow = Counter(item.path for item in items if "slow" in item.keywords)
+    size = Counter(item.path for item in items)
+    items.sort(key=lambda item: (-slow[item.path], -size[item.path]))
     # Tests marked gpu are the only ones that may skip, and only where there is no CUDA device.
     if torch.cuda.is_available():
         return
