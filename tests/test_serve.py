@@ -444,6 +444,10 @@ def test_a_text_server_streams_a_continuation_and_refuses_bad_requests_in_one_li
         assert status == 422 and json.loads(answer)["detail"].startswith(line), answer
     status, streamed = _post(address, CONTINUE)  # the server is still up after them
     assert status == 200 and streamed.startswith("ROMEO:") and len(streamed) == len("ROMEO:") + 30
+    # Every token of running text is a character: "\n" too, which a words model's boundary would be.
+    status, info = call(text_server, "/info")
+    assert info["model"]["vocabulary"] == torch.load(ckpt, weights_only=True)["vocab"]
+    assert info["model"]["boundary"] is None and "\n" in info["model"]["vocabulary"]
     assert streamed == "ROMEO:" + "".join(continue_text(load_model(ckpt), "ROMEO:", 30, top_k=4, seed=3))
 
 

@@ -22,8 +22,9 @@ def model_info(ckpt_path: str | Path, model: LanguageModel) -> dict[str, Any]:
         # Buffers too: a count table is the whole of a CountNGram, which has no parameters.
         "parameters": sum(p.numel() for p in model.parameters()),
         "buffers": sum(b.numel() for b in model.buffers()),
-        "vocabulary": model.itos[1:],
-        "boundary": model.itos[0],
+        # A words model's token 0 is the boundary between words; running text's is a character like the others.
+        "vocabulary": model.itos if model.text else model.itos[1:],
+        "boundary": None if model.text else model.itos[0],
         "labels": getattr(model, "labels", None),
         "longest_word": model.longest_sample(defaults["max_length"]),
         "defaults": defaults,
