@@ -1,5 +1,7 @@
 """F4, start-up: what a whole `makemore-pl fit` command costs beyond its training loop, against `import lightning`.
 
+    python benchmarks/startup.py           # F4 alone, as `make bench` measures it (about 5 minutes)
+
 Each config runs a few steps as the user's command, with ``clocks.TrainClock`` added: it prints
 how long the training loop took, and everything else the command did (imports, reading and
 encoding the words, building the model, the sanity check, the Dashboard's first pictures,
@@ -8,12 +10,14 @@ the last checkpoint) is its start-up.
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import fit_command, wall, with_clocks_importable
+from common import CONFIGS, fit_command, wall, with_clocks_importable
 
 LOOP = re.compile(r"bench: training loop (\S+) s")
 
@@ -55,3 +59,19 @@ def table(runs: list[Startup], imported: float) -> list[str]:
             f"| {r.config} | {r.command:.2f} s | {r.training:.2f} s | {r.startup:.2f} s | {r.startup / imported:.2f}x |"
         )
     return lines
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=20, help="training steps of each command")
+    parser.add_argument("--repeats", type=int, default=2, help="runs of each config; the shortest start-up counts")
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        starts = [startup(c, Path(tmp), options.steps, options.repeats) for c in sorted(CONFIGS.glob("*.yaml"))]
+        imported = import_lightning(3)
+    slowest = max(starts, key=lambda s: s.startup)
+    print(
+        f"F4: the slowest start-up ({slowest.config}) {slowest.startup:.2f} s, {slowest.startup / imported:.2f}x "
+        f"`import lightning` ({imported:.2f} s); goal <= 1.5x\n"
+    )
+    print("\n".join(table(starts, imported)))
