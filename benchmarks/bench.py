@@ -26,7 +26,7 @@ import sampling
 import series
 import startup
 import torch
-from common import CONFIGS, NAMES, quiet
+from common import CONFIGS, NAMES, names_configs, quiet
 
 from makemore_pl.data.datamodule import WordsDataModule
 
@@ -199,7 +199,7 @@ def main() -> None:
         throughputs = [
             series.measure(c, workdir, budget, script, compiled=c.stem in compiled, bf16=True) for c in configs
         ]
-        every = [c for c in sorted(CONFIGS.glob("*.yaml")) if not quick or c.stem in QUICK_SERIES[1:]]
+        every = [c for c in names_configs() if not quick or c.stem in QUICK_SERIES[1:]]
         starts = [startup.startup(c, workdir, 3 if quick else 20, 1 if quick else 2, *trainer_args) for c in every]
         imported = startup.import_lightning(1 if quick else 3)
         sampled, weights = sampling.sampling_rows(quick, workdir)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
+import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from makemore_pl.cli import MakemoreCLI, run_cli
@@ -23,6 +24,11 @@ REPO = Path(__file__).resolve().parents[1]
 NAMES = REPO / "data" / "names.txt"
 CONFIGS = REPO / "configs"
 MAKEMORE_PL = str(Path(sys.executable).parent / "makemore-pl")
+
+
+def names_configs() -> list[Path]:
+    """The shipped configs that train on names.txt: all of configs/*.yaml but those of labelled words."""
+    return [c for c in sorted(CONFIGS.glob("*.yaml")) if not yaml.safe_load(c.read_text())["data"].get("labelled")]
 
 
 def quiet() -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from common import CONFIGS, NAMES, quiet
+from common import NAMES, names_configs, quiet
 from series import Budget, fit_rate
 
 from makemore_pl.scoring.words import score_words
@@ -33,7 +33,7 @@ GOAL = 3.0
 
 def configs(quick: bool) -> list[Path]:
     """One config per model: every shipped one but the lecture's (the bigram's and counts' again)."""
-    found = [c for c in sorted(CONFIGS.glob("*.yaml")) if not c.stem.startswith("lecture")]
+    found = [c for c in names_configs() if not c.stem.startswith("lecture")]
     return [c for c in found if not quick or c.stem in QUICK_CONFIGS]
 
 

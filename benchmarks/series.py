@@ -18,7 +18,7 @@ from pathlib import Path
 import torch.nn.functional as F
 import yaml
 from clocks import StepClock
-from common import CONFIGS, config_cli, markdown_table, rate, ratio, synchronize
+from common import config_cli, markdown_table, names_configs, rate, ratio, synchronize
 from reference import run_makemore, twin, words_per_second
 
 from makemore_pl.cli import MakemoreCLI
@@ -42,7 +42,7 @@ class Budget:
 def series_configs() -> list[Path]:
     """The shipped configs whose model is a network of the series (the n-grams have their own figures)."""
     found = []
-    for config in sorted(CONFIGS.glob("*.yaml")):
+    for config in names_configs():
         module, _, name = yaml.safe_load(config.read_text())["model"]["class_path"].rpartition(".")
         if issubclass(getattr(importlib.import_module(module), name), NetworkModel):
             found.append(config)

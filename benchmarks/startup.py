@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import CONFIGS, fit_command, wall, with_clocks_importable
+from common import fit_command, names_configs, wall, with_clocks_importable
 
 LOOP = re.compile(r"bench: training loop (\S+) s")
 
@@ -67,7 +67,7 @@ if __name__ == "__main__":
     parser.add_argument("--repeats", type=int, default=2, help="runs of each config; the shortest start-up counts")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        starts = [startup(c, Path(tmp), options.steps, options.repeats) for c in sorted(CONFIGS.glob("*.yaml"))]
+        starts = [startup(c, Path(tmp), options.steps, options.repeats) for c in names_configs()]
         imported = import_lightning(3)
     slowest = max(starts, key=lambda s: s.startup)
     print(
