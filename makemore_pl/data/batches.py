@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import Tensor
 
-from makemore_pl.data.counting import count_examples, count_keys, example_keys, predictions
+from makemore_pl.data.counting import count_examples, count_keys, example_keys, predictions, row_predictions
 from makemore_pl.data.records import ONE_PROCESS, Batch, Classify, Shard, batches_read, labelled, to_device
 from makemore_pl.data.vocab import PAD
 
@@ -195,15 +195,15 @@ class EvalBatches:
         chunks = max(1, math.ceil(math.ceil(len(y) / shard.world_size) / chunk_size))
         if classify is not None:  # each word to classify is read once per label: as many rows
             chunks = max(chunks, math.ceil(math.ceil(len(classify.y) / shard.world_size) * num_labels / chunk_size))
+        # What the means divide by: the predictions of the rows in the chunks read, by every process.
         read = batches_read(chunks, limit)
         rows = _rows_read(len(y), chunks, read, shard.world_size)
-        weight = count if count is not None else (y != PAD).sum(1).float() if y.ndim > 1 else torch.ones(len(y))
+        weight = count if count is not None else row_predictions(y)
         total = weight[rows].sum()
-        totals = None
-        if label is not None:
-            totals = torch.zeros(num_labels).index_add_(0, label[rows], weight[rows])
-        words = None if classify is None else shard.rows(len(classify.y)).tensor_split(chunks)
+        totals = None if label is None else torch.zeros(num_labels).index_add_(0, label[rows], weight[rows])
+        words = words_read = None
         if classify is not None:
+            words = shard.rows(len(classify.y)).tensor_split(chunks)
             words_read = torch.tensor(float(len(_rows_read(len(classify.y), chunks, read, shard.world_size))))
         self.batches: list[Batch] = []
         for i, index in enumerate(shard.rows(len(y)).tensor_split(chunks)):  # a small share leaves empty chunks

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from makemore_pl.data.batches import EvalBatches, FullBatch, MiniBatches, WordBatches
-from makemore_pl.data.records import COUNTED, WORDS, Shard
+from makemore_pl.data.records import COUNTED, WORDS, Shard, evaluation_limit
 from makemore_pl.sampling.requests import SampleRequests
 
 
@@ -42,7 +42,7 @@ class WordLoaders:
         # Only the test split is classified: Bayes' rule runs the model once per label.
         classify = self.classify(split) if split == "test" else None
         shard = Shard.of(self.trainer)
-        limit = 1.0 if self.trainer is None else getattr(self.trainer, f"limit_{split}_batches")
+        limit = evaluation_limit(self.trainer, split)
         return EvalBatches(
             *data[split], self.eval_batch_size, shard, counted=counted, classify=classify, limit=limit, **labelled
         )

@@ -96,6 +96,11 @@ def batches_read(length: int, limit: int | float = 1.0) -> int:
     return min(limit, length) if isinstance(limit, int) else max(1, int(length * min(limit, 1.0)))
 
 
+def evaluation_limit(trainer: Any, split: str) -> int | float:
+    """``trainer``'s ``limit_val_batches`` or ``limit_test_batches`` for ``split``; every batch without a trainer."""
+    return 1.0 if trainer is None else getattr(trainer, f"limit_{split}_batches")
+
+
 def to_device(batch: tuple, device: torch.device | None) -> tuple:
     """``batch`` with every tensor in it (also those of its ``Labels``) on ``device``."""
     moved = (to_device(t, device) if isinstance(t, tuple) else None if t is None else t.to(device) for t in batch)

@@ -11,7 +11,7 @@ import lightning as L
 import yaml
 
 from makemore_pl.data.files import download
-from makemore_pl.data.records import COUNTED, WORDS, Shard
+from makemore_pl.data.records import COUNTED, WORDS, Shard, evaluation_limit
 from makemore_pl.data.tokens import TokenFile, encode_file
 from makemore_pl.data.windows import CountedText, EvalText, Span, TrainWindows
 from makemore_pl.errors import UsageError
@@ -192,8 +192,7 @@ class TextDataModule(L.LightningDataModule):
         span = self._span(split)
         if span.length <= 0:
             return []
-        limit = 1.0 if self.trainer is None else getattr(self.trainer, f"limit_{split}_batches")
-        return EvalText(span, self.eval_batch_size, Shard.of(self.trainer), limit)
+        return EvalText(span, self.eval_batch_size, Shard.of(self.trainer), evaluation_limit(self.trainer, split))
 
     def val_dataloader(self) -> EvalText | list:
         return self._evaluation("val")
