@@ -34,7 +34,7 @@ test: setup
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadfile --no-loadscope-reorder
 
 # The speed figures of BENCHMARKS.md (about 15 minutes, 5 for benchmarks/score.py and 11 for the running text's,
-# beside nanoGPT where NANOGPT_DIR names a clone); `make bench QUICK=--quick` takes about 4 minutes.
+# beside nanoGPT where NANOGPT_DIR names a clone); `make bench QUICK=--quick` takes 2 to 4 minutes.
 bench: setup
 	$(BIN)/python benchmarks/bench.py $(QUICK)
 	$(BIN)/python benchmarks/score.py $(QUICK)
