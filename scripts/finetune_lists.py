@@ -16,6 +16,11 @@ Kinds (``--kinds``):
 - ``fr_words``: Debian's French word list (``wfrench``), capitalised words (proper nouns) left out;
 - ``it_towns``: Faker's Italian towns (``faker/providers/address/it_IT``), one-word names: far from names;
 - ``de_first_names``, ``it_surnames``: the two lists of the first comparison in docs/finetune.md, whole.
+
+Development kinds, on whose validation splits the recipe's rule by list size was chosen (none of their
+words is in the four kinds above): ``es_first_names`` (Faker's Spanish first names), ``nl_towns``
+(Faker's Dutch towns, one-word), ``de_words`` (``wngerman``, lowercase words: no nouns) and ``it_words``
+(``witalian``).
 """
 
 from __future__ import annotations
@@ -30,7 +35,9 @@ from pathlib import Path
 
 import faker.providers.person
 from faker.providers.address.it_IT import Provider as ItalianAddresses
+from faker.providers.address.nl_NL import Provider as DutchAddresses
 from faker.providers.person.de_DE import Provider as GermanNames
+from faker.providers.person.es_ES import Provider as SpanishNames
 from faker.providers.person.is_IS import Provider as IcelandicNames
 from faker.providers.person.it_IT import Provider as ItalianNames
 
@@ -65,9 +72,13 @@ def surnames(_: argparse.Namespace) -> list[str]:
     return sorted(pooled)
 
 
+def dictionary_words(path: Path) -> list[str]:
+    """A Debian word list's words; a capitalised word (a proper noun, a German noun) is not ``usable``."""
+    return sorted({line.strip() for line in path.read_text(encoding="utf-8").splitlines() if usable(line.strip())})
+
+
 def french_words(args: argparse.Namespace) -> list[str]:
-    """Debian's French list; a capitalised word (a proper noun) is not ``usable``."""
-    return sorted({line.strip() for line in args.dict.read_text(encoding="utf-8").splitlines() if usable(line.strip())})
+    return dictionary_words(args.dict)
 
 
 def italian_towns(_: argparse.Namespace) -> list[str]:
@@ -82,6 +93,22 @@ def italian_surnames(_: argparse.Namespace) -> list[str]:
     return lowered(ItalianNames.last_names)
 
 
+def spanish_first_names(_: argparse.Namespace) -> list[str]:
+    return lowered(SpanishNames.first_names)
+
+
+def dutch_towns(_: argparse.Namespace) -> list[str]:
+    return lowered(DutchAddresses.cities)
+
+
+def german_words(_: argparse.Namespace) -> list[str]:
+    return dictionary_words(Path("/usr/share/dict/ngerman"))
+
+
+def italian_words(_: argparse.Namespace) -> list[str]:
+    return dictionary_words(Path("/usr/share/dict/italian"))
+
+
 KINDS: dict[str, Callable[[argparse.Namespace], list[str]]] = {
     "is_first_names": icelandic_first_names,
     "surnames": surnames,
@@ -89,6 +116,10 @@ KINDS: dict[str, Callable[[argparse.Namespace], list[str]]] = {
     "it_towns": italian_towns,
     "de_first_names": german_first_names,
     "it_surnames": italian_surnames,
+    "es_first_names": spanish_first_names,
+    "nl_towns": dutch_towns,
+    "de_words": german_words,
+    "it_words": italian_words,
 }
 
 

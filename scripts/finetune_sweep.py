@@ -56,7 +56,8 @@ def run_job(job: dict) -> dict:
     epochs = fitted.trainer.current_epoch
     tested = run_cli(MakemoreCLI, ["test", "--ckpt_path", best, *QUIET])
     nll = float(tested.trainer.callback_metrics["test/nll"])
-    return {**job["key"], "nll": nll, "seconds": seconds, "epochs": epochs, "best": Path(best).name}
+    val = float(fitted.trainer.checkpoint_callback.best_model_score)  # what chose the checkpoint: val/nll
+    return {**job["key"], "nll": nll, "val": val, "seconds": seconds, "epochs": epochs, "best": Path(best).name}
 
 
 def jobs(args: argparse.Namespace) -> list[dict]:
@@ -80,8 +81,10 @@ def jobs(args: argparse.Namespace) -> list[dict]:
 
 
 def table(results: list[dict], args: argparse.Namespace) -> str:
+    metric = "nll" if args.metric == "test" else "val"
     rows = [
-        "| list | words | scratch test/nll | fine-tuned test/nll | gap | goal | scratch fit s (epochs) | fine-tuned fit s (epochs) |",  # noqa: E501
+        f"| list | words | {args.against} {args.metric}/nll | {args.tag} {args.metric}/nll | gap | goal | "
+        f"{args.against} fit s (epochs) | {args.tag} fit s (epochs) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     met = total = 0
@@ -89,20 +92,26 @@ def table(results: list[dict], args: argparse.Namespace) -> str:
     for size in args.sizes:
         for kind in args.kinds:
             arms = {}
-            for arm, tag, options in (("scratch", "scratch", args.extra), ("fine-tuned", args.tag, tuned)):
+            against = ("scratch", "scratch", args.extra)
+            if args.against != "scratch":
+                against = ("fine-tuned", args.against, None)
+            for arm, tag, options in (against, ("fine-tuned", args.tag, tuned)):
                 wanted = (kind, size, arm, tag, options)
-                arms[arm] = [
+                arms[tag] = [
                     r
                     for r in results
-                    if (r["kind"], r["size"], r["arm"], r["tag"], r["options"]) == wanted and r["seed"] in args.seeds
+                    if (r["kind"], r["size"], r["arm"], r["tag"]) == wanted[:4]
+                    and options in (None, r["options"])  # another variant's options are its own
+                    and r["seed"] in args.seeds
+                    and metric in r
                 ]
-            paired = {r["seed"] for r in arms["scratch"]} & {r["seed"] for r in arms["fine-tuned"]}
+            paired = set.intersection(*({r["seed"] for r in rs} for rs in arms.values()))
             arms = {arm: [r for r in rs if r["seed"] in paired] for arm, rs in arms.items()}  # the same seeds
             if not paired:
                 rows.append(f"| {kind} | {size} | not run | not run | | | | |")
                 continue
-            mean = {arm: statistics.mean(r["nll"] for r in rs) for arm, rs in arms.items()}
-            gap = mean["fine-tuned"] - mean["scratch"]
+            base, tuned_mean = (statistics.mean(r[metric] for r in rs) for rs in arms.values())
+            gap = tuned_mean - base
             ok = gap <= GOAL_MARGIN[size] if size in GOAL_MARGIN else gap < 0
             met, total = met + ok, total + 1
             cells = [
@@ -111,7 +120,7 @@ def table(results: list[dict], args: argparse.Namespace) -> str:
             ]
             seeds = f" ({len(paired)} seed{'s' * (len(paired) > 1)})" if len(paired) != len(args.seeds) else ""
             rows.append(
-                f"| {kind} | {size}{seeds} | {mean['scratch']:.4f} | {mean['fine-tuned']:.4f} | {gap:+.4f} | "
+                f"| {kind} | {size}{seeds} | {base:.4f} | {tuned_mean:.4f} | {gap:+.4f} | "
                 f"{'met' if ok else 'MISSED'} | {cells[0]} | {cells[1]} |"
             )
     return "\n".join(rows) + f"\n\ngoal met on {met} of {total} lists measured"
@@ -133,6 +142,14 @@ def main() -> None:
     parser.add_argument("--tag", default="recipe", help="the fine-tuned variant's name in results.jsonl and the runs")
     parser.add_argument("--jobs", type=int, default=2, help="runs side by side")
     parser.add_argument("--table_only", action="store_true", help="print the table of the results so far")
+    parser.add_argument(
+        "--metric",
+        choices=["test", "val"],
+        default="test",
+        help="the table's figure: test/nll, or "
+        "the val/nll that chose the checkpoint (to choose a setting without the test words)",
+    )
+    parser.add_argument("--against", default="scratch", help="the table's baseline: scratch, or another --tag")
     args = parser.parse_args()
     LOGS.mkdir(parents=True, exist_ok=True)
     store = LOGS / "results.jsonl"
