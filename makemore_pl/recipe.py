@@ -6,7 +6,11 @@ overfits the few words. The recipe, each part an option, measured in docs/finetu
 
 - **shrink and perturb** (Ash and Adams 2020, "On Warm-Starting Neural Network Training"): every
   weight starts at ``shrink * checkpoint + perturb * fresh``, where ``fresh`` is the model's own
-  fresh initialisation (so the noise has each layer's own scale);
+  fresh initialisation (so the noise has each layer's own scale). How much to keep depends on the
+  list's size: a small list keeps half of the checkpoint (``0.5 * checkpoint + 0.1 * fresh``), since
+  it has too few words to learn much of its own; from ``large_list`` training words on, a list keeps
+  a tenth (``0.1 * checkpoint + 0.9 * fresh``), since it has enough to learn its own letter
+  sequences, which the checkpoint's recurrent weights would hold it back from on words unlike names;
 - **new characters' output bias from their frequency** in the new list's training words, on the
   scale of the known biases (``set_frequency_bias``), instead of the lowest known bias;
 - **an accented letter's rows from its base letter's** (é, è, ê from e; ``copy_base_rows``), off by
@@ -43,14 +47,25 @@ from makemore_pl.errors import UsageError
 from makemore_pl.models.base import LanguageModel
 from makemore_pl.models.embedding import TokenEmbedding
 
+# (shrink, perturb) by the list's size, measured in docs/finetune.md: below LARGE_LIST training words a list
+# keeps half of the checkpoint, from there on a tenth. The break was chosen on lists of their own (the
+# validation splits of scripts/finetune_lists.py's development kinds), not on the lists the goal is measured on.
+SMALL_LIST_START = (0.5, 0.1)
+LARGE_LIST_START = (0.1, 0.9)
+LARGE_LIST = 500
+
 
 @dataclass
 class FineTuning:
     """How ``fit --init_from`` starts from the checkpoint and trains on the new list.
 
     Args:
-        shrink: Each weight starts at ``shrink`` times the checkpoint's (1: the checkpoint's as they are).
-        perturb: Plus ``perturb`` times the model's fresh initialisation of that weight (0: no noise).
+        shrink: Each weight starts at ``shrink`` times the checkpoint's (1: the checkpoint's as they are);
+            null: by the list's size, 0.5 below ``large_list`` training words and 0.1 from there on.
+        perturb: Plus ``perturb`` times the model's fresh initialisation of that weight (0: no noise);
+            null: by the list's size, 0.1 below ``large_list`` training words and 0.9 from there on.
+        large_list: Training words (the list's training split) from which a null ``shrink`` and ``perturb``
+            keep a tenth of the checkpoint rather than half.
         new_char_bias: A new character's output bias: ``frequency``, the log of its frequency in the new
             training words, on the known biases' scale; ``lowest``, the lowest known bias.
         new_char_rows: A new character's embedding and output rows: ``mean``, the known rows' mean; ``base``,
@@ -62,8 +77,9 @@ class FineTuning:
         patience: Stop after this many validations without a better ``val/nll`` (null: run the budget).
     """
 
-    shrink: float = 0.5
-    perturb: float = 0.1
+    shrink: float | None = None
+    perturb: float | None = None
+    large_list: int = LARGE_LIST
     # Plain strings, checked below: a value that a Literal refuses would get jsonargparse's usage text.
     new_char_bias: str = "frequency"
     new_char_rows: str = "mean"
@@ -71,16 +87,25 @@ class FineTuning:
     patience: int | None = None
 
     def __post_init__(self) -> None:
-        if not 0 < self.shrink <= 1:
-            raise UsageError(f"--finetune.shrink must be in (0, 1], got {self.shrink}")
+        if self.shrink is not None and not 0 < self.shrink <= 1:
+            raise UsageError(f"--finetune.shrink must be in (0, 1] (null: by the list's size), got {self.shrink}")
+        if self.large_list < 1:
+            raise UsageError(f"--finetune.large_list must be at least 1, got {self.large_list}")
         for name in ("perturb", "stay_near"):
-            if getattr(self, name) < 0:
+            if (getattr(self, name) or 0) < 0:
                 raise UsageError(f"--finetune.{name} must be at least 0, got {getattr(self, name)}")
         for name, allowed in (("new_char_bias", ("frequency", "lowest")), ("new_char_rows", ("mean", "base"))):
             if getattr(self, name) not in allowed:
                 raise UsageError(f"--finetune.{name} must be {' or '.join(allowed)}, got {getattr(self, name)}")
         if self.patience is not None and self.patience < 1:
             raise UsageError(f"--finetune.patience must be at least 1 (or null), got {self.patience}")
+
+    def start_weights(self, words: int) -> tuple[float, float]:
+        """(shrink, perturb) for a list of ``words`` training words: the options, or by the list's size."""
+        by_size = SMALL_LIST_START if words < self.large_list else LARGE_LIST_START
+        shrink = by_size[0] if self.shrink is None else self.shrink
+        perturb = by_size[1] if self.perturb is None else self.perturb
+        return shrink, perturb
 
 
 def start(
@@ -102,10 +127,17 @@ def start(
     if recipe.new_char_bias == "frequency" and new:
         set_frequency_bias(model, new, data.train_words)
     reference = {name: p.detach().clone() for name, p in model.named_parameters()}
+    words = len(data.train_words)
+    shrink, perturb = recipe.start_weights(words)
+    print(
+        f"--init_from {path}: each weight starts at {shrink:g} x the checkpoint's + {perturb:g} x a fresh one "
+        f"({words} training words; --finetune.shrink, --finetune.perturb, --finetune.large_list {recipe.large_list})",
+        file=sys.stderr,
+    )
     with torch.no_grad():
         for name, p in model.named_parameters():
-            p.mul_(recipe.shrink).add_(fresh[name], alpha=recipe.perturb)
-    add_callbacks(trainer, recipe, reference, len(data.train_words))
+            p.mul_(shrink).add_(fresh[name], alpha=perturb)
+    add_callbacks(trainer, recipe, reference, words)
 
 
 def add_callbacks(trainer: L.Trainer, recipe: FineTuning, reference: dict[str, Tensor], words: int) -> None:

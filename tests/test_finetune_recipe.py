@@ -53,6 +53,23 @@ def test_shrink_and_perturb_start_each_weight_between_the_checkpoint_and_a_fresh
     )
 
 
+def test_the_start_keeps_half_of_a_small_lists_checkpoint_and_a_tenth_of_a_large_ones(
+    tmp_path, new_words, gru_ckpt, capsys
+):
+    by_size = recipe.FineTuning()
+    assert by_size.start_weights(recipe.LARGE_LIST - 1) == (0.5, 0.1)
+    assert by_size.start_weights(recipe.LARGE_LIST) == (0.1, 0.9)
+    assert recipe.FineTuning(shrink=1, perturb=0).start_weights(10**6) == (1, 0)  # given, they hold at any size
+    name = "network.rnn.weight_hh_l0"
+    for large_list, (shrink, perturb) in ((10**6, (0.5, 0.1)), (1, (0.1, 0.9))):  # the tiny list: small, then large
+        cli, fresh, state = started(tmp_path, new_words, gru_ckpt, recipe.FineTuning(large_list=large_list))
+        expected = shrink * state[name] + perturb * fresh[name]
+        torch.testing.assert_close(dict(cli.model.named_parameters())[name].detach(), expected)
+        words = len(cli.datamodule.train_words)
+        start = f"each weight starts at {shrink:g} x the checkpoint's + {perturb:g} x a fresh one ({words} training"
+        assert start in capsys.readouterr().err
+
+
 def test_a_new_characters_bias_follows_its_frequency_in_the_new_words(tmp_path, new_words, gru_ckpt):
     cli, _, state = started(tmp_path, new_words, gru_ckpt, recipe.FineTuning(shrink=1, perturb=0))
     model = cli.model
@@ -113,8 +130,9 @@ def test_a_fine_tuning_says_how_the_vocabulary_grew_and_its_config_records_the_c
     config = yaml.safe_load((run / "config.yaml").read_text())
     assert config["init_from"] == str(gru_ckpt)
     assert config["finetune"] == {
-        "shrink": 0.5,
-        "perturb": 0.1,
+        "shrink": None,
+        "perturb": None,
+        "large_list": recipe.LARGE_LIST,
         "new_char_bias": "frequency",
         "new_char_rows": "mean",
         "stay_near": 480.0,
