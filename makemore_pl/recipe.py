@@ -7,10 +7,12 @@ overfits the few words. The recipe, each part an option, measured in docs/finetu
 - **shrink and perturb** (Ash and Adams 2020, "On Warm-Starting Neural Network Training"): every
   weight starts at ``shrink * checkpoint + perturb * fresh``, where ``fresh`` is the model's own
   fresh initialisation (so the noise has each layer's own scale). How much to keep depends on the
-  list's size: a small list keeps half of the checkpoint (``0.5 * checkpoint + 0.1 * fresh``), since
-  it has too few words to learn much of its own; from ``large_list`` training words on, a list keeps
-  a tenth (``0.1 * checkpoint + 0.9 * fresh``), since it has enough to learn its own letter
-  sequences, which the checkpoint's recurrent weights would hold it back from on words unlike names;
+  list's size: a small list keeps half of the checkpoint (``0.5 * checkpoint + 0.1 * fresh``), too
+  few words to learn much of its own; from ``large_list`` training words on, a list keeps a tenth
+  (``0.1 * checkpoint + 0.9 * fresh``): it has words enough to learn its own letter sequences, and on
+  words unlike names (dictionary words) what the checkpoint's recurrent weights hold is a handicap.
+  Measured, keeping a tenth is the better start on average from there on, though a list much like
+  names gains more from half at any size (docs/finetune.md, the fourth round);
 - **new characters' output bias from their frequency** in the new list's training words, on the
   scale of the known biases (``set_frequency_bias``), instead of the lowest known bias;
 - **an accented letter's rows from its base letter's** (é, è, ê from e; ``copy_base_rows``), off by
