@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import Tensor
 
-from makemore_pl.data.counting import count_examples, count_keys, example_keys, predictions, row_predictions
+from makemore_pl.data.counting import count_examples, count_keys, example_keys, row_predictions
 from makemore_pl.data.records import ONE_PROCESS, Batch, Classify, Shard, batches_read, labelled, to_device
 from makemore_pl.data.vocab import PAD
 
@@ -45,7 +45,7 @@ class FullBatch:
         counted: bool = True,
         label: Tensor | None = None,
     ):
-        total = torch.tensor(predictions(y) / shard.world_size)
+        total = row_predictions(y).sum() / shard.world_size
         count = None
         if counted:
             x, y, count, label = count_examples(x, y, label)

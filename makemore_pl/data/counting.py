@@ -53,8 +53,3 @@ def count_examples(x: Tensor, y: Tensor, label: Tensor | None = None) -> tuple[T
 def row_predictions(y: Tensor) -> Tensor:
     """How many predictions each row of ``y`` asks for: a word's characters and its end, or a window's one target."""
     return (y != PAD).sum(1).float() if y.ndim > 1 else torch.ones(len(y))
-
-
-def predictions(y: Tensor) -> int:
-    """How many predictions ``y`` asks for: every entry but the padding."""
-    return int((y != PAD).sum()) if y.ndim > 1 else len(y)
