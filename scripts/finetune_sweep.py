@@ -88,23 +88,22 @@ def table(results: list[dict], args: argparse.Namespace) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     met = total = 0
-    tuned = [*args.extra, *args.tuned_extra]
+    # Each arm's results: (arm, tag, the options they must have been run with, or None for another tag's own).
+    baseline = ("scratch", "scratch", args.extra) if args.against == "scratch" else ("fine-tuned", args.against, None)
+    variants = (baseline, ("fine-tuned", args.tag, [*args.extra, *args.tuned_extra]))
     for size in args.sizes:
         for kind in args.kinds:
-            arms = {}
-            against = ("scratch", "scratch", args.extra)
-            if args.against != "scratch":
-                against = ("fine-tuned", args.against, None)
-            for arm, tag, options in (against, ("fine-tuned", args.tag, tuned)):
-                wanted = (kind, size, arm, tag, options)
-                arms[tag] = [
+            arms = {
+                tag: [
                     r
                     for r in results
-                    if (r["kind"], r["size"], r["arm"], r["tag"]) == wanted[:4]
-                    and options in (None, r["options"])  # another variant's options are its own
+                    if (r["kind"], r["size"], r["arm"], r["tag"]) == (kind, size, arm, tag)
+                    and options in (None, r["options"])
                     and r["seed"] in args.seeds
                     and metric in r
                 ]
+                for arm, tag, options in variants
+            }
             paired = set.intersection(*({r["seed"] for r in rs} for rs in arms.values()))
             arms = {arm: [r for r in rs if r["seed"] in paired] for arm, rs in arms.items()}  # the same seeds
             if not paired:
