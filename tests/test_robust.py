@@ -56,6 +56,28 @@ def test_invalid_options_name_the_option(tmp_path, tiny_file, capsys, option, va
     assert named in error_of(capsys, fit(tmp_path, tiny_file, option, value))
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "line"),
+    [
+        ("--trainer.max_epochs", "abc", "--trainer.max_epochs: expected int, got 'abc'"),
+        ("--data.labelled", "maybe", "--data.labelled: expected bool, got 'maybe'"),
+        ("--sampling.top_k", "x", "--sampling.top_k: expected int, got 'x'"),
+        ("--model.optimizer.init_args.lr", "fast", "--model.optimizer.lr: expected float, got 'fast'"),
+        ("--model.l3", "1", "--model.l3: no such option for makemore_pl.NeuralNGram"),
+        ("--trainer.accelerator", "gpux", "--trainer: You selected an invalid accelerator name: `accelerator='gpux'`"),
+    ],
+)
+def test_a_value_the_parser_or_the_trainer_refuses_is_one_line_naming_the_option(
+    tmp_path, tiny_file, capsys, option, value, line
+):
+    # jsonargparse alone would print the whole usage and a tree of every type it tried (cli/parser.py).
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(fit(tmp_path, tiny_file, option, value))
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "usage:" not in err and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith(f"makemore-pl: error: {line}")
+
+
 @pytest.mark.parametrize(("option", "value"), [("--sampling.num_samples", "0"), ("--sampling.temperature", "0")])
 def test_invalid_sampling_options_name_the_option_when_predict_samples(tmp_path, tiny_file, capsys, option, value):
     assert error_of(capsys, ["predict", *fit_args(tmp_path, tiny_file), option, value]).startswith(

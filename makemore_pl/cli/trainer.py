@@ -9,6 +9,8 @@ from functools import partial
 from typing import Any, NoReturn
 
 from jsonargparse import Namespace
+from lightning.fabric.utilities.exceptions import MisconfigurationException
+from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 
@@ -22,6 +24,7 @@ from makemore_pl.callbacks.text_writer import TextWriter
 from makemore_pl.callbacks.writer import SampleWriter
 from makemore_pl.checkpoints import PICKLED, open_checkpoint, read_checkpoint
 from makemore_pl.cli import arguments, run_config
+from makemore_pl.cli.parser import OneLineErrors
 from makemore_pl.data.datamodule import WordsDataModule
 from makemore_pl.data.text import TextDataModule, names_text_data
 from makemore_pl.errors import UsageError
@@ -90,6 +93,12 @@ class MakemoreCLI(LightningCLI):
     def sampling(self) -> SamplingOptions:
         """The command's ``--sampling.*`` options."""
         return SamplingOptions(**vars(self.config[self.subcommand][SECTION]))
+
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        try:
+            return super().instantiate_trainer(**kwargs)
+        except (ValueError, MisconfigurationException) as e:  # Lightning's own check of a --trainer.* value
+            raise UsageError(f"--trainer: {' '.join(str(e).split())}") from e
 
     def before_instantiate_classes(self) -> None:
         if self.subcommand == "fit":
@@ -186,6 +195,7 @@ def run_cli(
             # The optimizer is the model's own option (--model.optimizer), so no second, top-level one.
             auto_configure_optimizers=False,
             parser_kwargs={"description": description},
+            parser_class=OneLineErrors,  # a value it cannot parse is one line naming the option
             args=args,
             **kwargs,
         )
