@@ -100,7 +100,7 @@ def randomised(model):
         for parameter in model.parameters():
             parameter.normal_()
         for name, buffer in model.named_buffers():
-            if name == "counts":
+            if name in ("counts", "label_counts"):  # a counting model's, and GRUCounts' per-label trigrams
                 buffer.uniform_(0, 5)
     return model.eval()
 

@@ -112,6 +112,32 @@ def test_labelled_yaml_fits_with_the_term_chooses_on_val_accuracy_and_keeps_its_
     assert len(model.sample(num_samples=3)) == 3
 
 
+def test_the_mixture_is_the_normalised_product_by_default_and_a_checkpoint_without_the_choice_is_linear(
+    labelled_run, tmp_path
+):
+    model = randomised(GRUCounts(VOCAB, labels=["x", "y"], block_size=6, embedding=4, hidden=8))
+    with torch.no_grad():
+        model.label_counts.uniform_(0, 5)
+        model.count_weight.fill_(0.3)
+        model.count_smoothing.fill_(0.5)
+    x, _ = Vocabulary(VOCAB).encode_padded(["abba", "cd"], 6)
+    label = torch.tensor([0, 1])
+    with model.evaluating():
+        network = GRU.logits(model, x, label).log_softmax(-1)
+        counts = model.count_log_probs(x, label, 0.5)
+        product = network.exp() ** 0.7 * counts.exp() ** 0.3  # by hand: p_GRU^(1 - w) p_counts^w, normalised
+        assert torch.allclose(model.logits(x, label).exp(), product / product.sum(-1, keepdim=True), atol=1e-5)
+        model.mixture = "linear"
+        assert torch.allclose(model.logits(x, label).exp(), 0.7 * network.exp() + 0.3 * counts.exp(), atol=1e-5)
+    # A checkpoint saved before --model.mixture existed held a linear mixture, with weights chosen for it.
+    _, _, best, _ = labelled_run
+    saved = torch.load(best, weights_only=False)
+    assert checkpoints.load_model(best).mixture == "log_linear"
+    del saved["hyper_parameters"]["mixture"]
+    torch.save(saved, tmp_path / "before.ckpt")
+    assert checkpoints.load_model(tmp_path / "before.ckpt").mixture == "linear"
+
+
 def test_score_prints_calibrated_posteriors_and_the_top_labels(labelled_run, capsys):
     _, _, best, _ = labelled_run
     model = checkpoints.load_model(best)
@@ -151,3 +177,9 @@ def test_bad_input_is_one_line(labelled_run, tiny_file, tmp_path, capsys):
         CountNGram(VOCAB, labels=["x", "y"], label_weight=1.0)
     with pytest.raises(UsageError, match="count_weight must be between 0 and 1"):
         GRUCounts(VOCAB, labels=["x"], count_weight=1.5)
+    with pytest.raises(UsageError, match=r"--model\.mixture must be one of log_linear, linear, got 'sum'"):
+        GRUCounts(VOCAB, labels=["x"], mixture="sum")
+    args = labelled_run[3]
+    assert error_of(capsys, ["fit", *args, "--model.mixture", "sum"]).endswith(
+        "--model.mixture: expected one of 'log_linear', 'linear', got 'sum'"
+    )

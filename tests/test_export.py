@@ -10,15 +10,18 @@ import onnxruntime as ort
 import pytest
 import torch
 from conftest import REPO
-from helpers import every_family, randomised
+from helpers import FAMILY_VOCAB, every_family, randomised
 
 from makemore_pl import checkpoints
 from makemore_pl.cli import cli_main
 from makemore_pl.export.onnx import to_onnx
+from makemore_pl.models import GRUCounts
 
 LABELS = ["x", "y", "z"]
 # Labelled: one of each way the label goes in (an n-gram's table, a window, a recurrence, attention).
 LABELLED = [m for m in every_family(LABELS) if type(m).__name__ in ("CountNGram", "WaveNet", "RNN", "Transformer")]
+# configs/labelled.yaml's model: the GRU and the counts mixed in the graph, at a weight the file keeps.
+LABELLED += [GRUCounts(FAMILY_VOCAB, labels=LABELS, block_size=6, embedding=4, hidden=8, count_weight=0.3)]
 SIZES = [(1, 1), (2, 3), (5, 6)]  # (batch, length): the length is the context for a window or n-gram
 
 
