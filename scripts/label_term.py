@@ -5,6 +5,7 @@
     python scripts/label_term.py --sets names_by_language --weights 0.1 0 --seeds 43 44 --no-counts --runs r.json
     python scripts/label_term.py --model transformer --sets names_by_language --weights 0.1 0 --epochs 6
     python scripts/label_term.py --report --runs a.json b.json   # the recorded runs evaluated, one table
+    python scripts/label_term.py --sets names_by_language --weights 0.1 --mixture linear   # the mixture of before
 
 On each set (data/<set>.tsv), for each ``--model.label_weight`` in ``--weights`` (and each
 ``--seed_everything`` in ``--seeds``: the split stays the data's, seed 42), it fits ``--model``:
@@ -188,6 +189,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", nargs="*", type=int, default=[], help="--seed_everything values (the split stays)")
     parser.add_argument("--model", choices=["labelled", "gru", "transformer"], default="labelled", help="the config")
     parser.add_argument("--counts", action=argparse.BooleanOptionalAction, default=True, help="fit the trigram")
+    parser.add_argument(
+        "--mixture", choices=["log_linear", "linear"], help="labelled.yaml's --model.mixture (default: the config's)"
+    )
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1] / "data")
     parser.add_argument("--report", action="store_true", help="no fits: evaluate the recorded runs again")
     parser.add_argument("--runs", type=Path, nargs="+", default=[RUNS], help="fits go to the first; all reported")
@@ -202,6 +206,7 @@ def main(argv: list[str] | None = None) -> None:
                 options = ["--model.label_weight", f"{weight:g}"]
                 options += ["--trainer.max_epochs", str(args.epochs)] if args.epochs else []
                 options += ["--seed_everything", str(seed)] if seed is not None else []
+                options += ["--model.mixture", args.mixture] if args.mixture else []
                 key = f"{args.model} weight {weight:g}" + (f" seed {seed}" if seed is not None else "")
                 record(args.runs[0], name, key, labelled_set.fit(args.model, True, options))
     recorded: dict[str, dict] = {name: {} for name in args.sets}
