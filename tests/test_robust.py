@@ -78,6 +78,27 @@ def test_a_value_the_parser_or_the_trainer_refuses_is_one_line_naming_the_option
     assert err.strip().splitlines()[-1].startswith(f"makemore-pl: error: {line}")
 
 
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["score", "--words", "emma", "--top_labels", "two"],
+            "makemore-pl score: error: --top_labels: expected int, got 'two'",
+        ),
+        (["serve", "--port", "http"], "makemore-pl serve: error: --port: expected int, got 'http'"),
+        (
+            ["export", "--format", "onnx", "--opset", "18"],
+            "makemore-pl export: error: unrecognized arguments: --opset 18",
+        ),
+    ],
+)
+def test_the_other_commands_parse_errors_are_one_line_too(tmp_path, capsys, args, line):
+    # Refused while parsing, before the checkpoint is read: any path will do.
+    with pytest.raises(SystemExit) as exit_:
+        cli_main([args[0], "--ckpt_path", str(tmp_path / "model.ckpt"), *args[1:]])
+    assert exit_.value.code == 2 and capsys.readouterr().err.strip() == line
+
+
 @pytest.mark.parametrize(("option", "value"), [("--sampling.num_samples", "0"), ("--sampling.temperature", "0")])
 def test_invalid_sampling_options_name_the_option_when_predict_samples(tmp_path, tiny_file, capsys, option, value):
     assert error_of(capsys, ["predict", *fit_args(tmp_path, tiny_file), option, value]).startswith(

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonargparse import ArgumentParser
 
 from makemore_pl.checkpoints import open_checkpoint, run_folder
+from makemore_pl.cli.parser import CommandParser
 from makemore_pl.data.text import is_text_class
 from makemore_pl.errors import UsageError
 from makemore_pl.linked import LINKED
@@ -181,9 +181,9 @@ def _given(args: list[str], option: str) -> bool:
     return any(arg == option or arg.startswith(option + "=") for arg in args)
 
 
-def checkpoint_parser(command: str, description: str) -> ArgumentParser:
+def checkpoint_parser(command: str, description: str) -> CommandParser:
     """The parser of a `makemore-pl <command>` that starts from a checkpoint alone: ``--ckpt_path`` and ``--help``."""
-    parser = ArgumentParser(prog=f"makemore-pl {command}", description=description)
+    parser = CommandParser(prog=f"makemore-pl {command}", description=description)
     parser.add_argument("--ckpt_path", type=str, required=True, help="A makemore-pl checkpoint; nothing else needed.")
     return parser
 

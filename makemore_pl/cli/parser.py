@@ -1,10 +1,12 @@
-"""LightningCLI's parser, with jsonargparse's errors said in one line that names the option.
+"""The commands' parsers, with jsonargparse's errors said in one line that names the option.
 
 jsonargparse reports a value it cannot parse with the whole usage (a hundred lines) and an indented
 tree of every type it tried. The project's rule for bad input is one line naming the option; the
 tree has what that line needs: the parser keys from the outside in, the type expected, and the value
-given. ``one_line`` takes them out, and ``OneLineErrors`` raises it as a ``UsageError``, which
-``run_cli`` prints as every other bad input. ``JSONARGPARSE_DEBUG=1`` still gives the full error.
+given. ``one_line`` takes them out, and the parsers here raise it as a ``UsageError``, which the
+command prints as every other bad input: ``OneLineErrors`` is LightningCLI's (fit, validate, test,
+predict, tune, lr), ``CommandParser`` the other commands' (score, export). ``JSONARGPARSE_DEBUG=1``
+still gives the full error.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import re
 from typing import NoReturn
 
+from jsonargparse import ArgumentParser
 from lightning.pytorch.cli import LightningArgumentParser
 
 from makemore_pl.errors import UsageError
@@ -64,10 +67,18 @@ def _first_reason(message: str) -> str | None:
     return first or None
 
 
-class OneLineErrors(LightningArgumentParser):
-    """``LightningArgumentParser`` whose exiting errors are a ``UsageError`` of one line."""
+class OneLineErrorMixin:
+    """A jsonargparse parser's ``error``: when it would print the usage and exit, a ``UsageError`` of one line."""
 
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
         if not self.exit_on_error or os.environ.get("JSONARGPARSE_DEBUG"):
             super().error(message, ex)  # raises: a caller is trying alternatives, or someone is debugging
         raise UsageError(one_line(message)) from ex
+
+
+class OneLineErrors(OneLineErrorMixin, LightningArgumentParser):
+    """LightningCLI's parser, its errors one line."""
+
+
+class CommandParser(OneLineErrorMixin, ArgumentParser):
+    """A `makemore-pl <command>` parser outside LightningCLI, its errors one line."""

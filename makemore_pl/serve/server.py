@@ -22,6 +22,7 @@ from lightning.pytorch.cli import ArgsType
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
 from makemore_pl.checkpoints import load_model
+from makemore_pl.cli.parser import CommandParser
 from makemore_pl.errors import UsageError
 from makemore_pl.serve.apis import SampleAPI, ScoreAPI
 from makemore_pl.serve.errors import JsonErrors, answer_errors_as_json
@@ -125,4 +126,4 @@ def serve(
 
 def serve_main(args: ArgsType = None) -> None:
     """`makemore-pl serve ...`: ``serve``'s arguments from the command line (``--help`` lists them)."""
-    CLI(serve, args=args, prog="makemore-pl serve", as_positional=False)
+    CLI(serve, args=args, prog="makemore-pl serve", as_positional=False, parser_class=CommandParser)
