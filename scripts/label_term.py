@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from labelled_table import LOGS, MODELS, SMOOTHINGS, LabelledSet, baselines, record
 
 from makemore_pl.data.files import write_atomic
+from makemore_pl.models.mixture import MIXTURES
 
 MODELS["labelled"] = ("configs/labelled.yaml", [])
 RUNS = LOGS / "term.json"
@@ -189,9 +190,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", nargs="*", type=int, default=[], help="--seed_everything values (the split stays)")
     parser.add_argument("--model", choices=["labelled", "gru", "transformer"], default="labelled", help="the config")
     parser.add_argument("--counts", action=argparse.BooleanOptionalAction, default=True, help="fit the trigram")
-    parser.add_argument(
-        "--mixture", choices=["log_linear", "linear"], help="labelled.yaml's --model.mixture (default: the config's)"
-    )
+    parser.add_argument("--mixture", choices=MIXTURES, help="labelled.yaml's --model.mixture (default: the config's)")
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1] / "data")
     parser.add_argument("--report", action="store_true", help="no fits: evaluate the recorded runs again")
     parser.add_argument("--runs", type=Path, nargs="+", default=[RUNS], help="fits go to the first; all reported")

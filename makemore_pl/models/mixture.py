@@ -21,7 +21,7 @@ few contexts that tell the labels apart, where the GRU shares almost everything 
 Why log-linear by default: a linear mixture's probability is at least ``(1 - w)`` times the GRU's, so
 where the GRU is sure the counts barely move it, and a label's evidence from its own counts is lost
 in the sum. The product lets each part veto what it finds unlikely. On the same checkpoints
-(docs/labels.md, fifth pass) it is the better generator (val/nll lower by 0.007 to 0.03) and the
+(docs/labels.md, fifth pass) it is the better generator (val/nll lower by 0.007 to 0.04) and the
 better classifier.
 
 Fitting: training fits the GRU alone, as ``GRU`` does (with ``--model.label_weight`` if given); the
@@ -153,8 +153,7 @@ class GRUCounts(GRU):
         """Choose w and a on the validation words (unless fixed): the best accuracy, ties to the lower NLL."""
         if self.fixed_weight is not None and self.fixed_smoothing is not None:
             return
-        weights = WEIGHTS if self.fixed_weight is None else (self.fixed_weight,)
-        likelihoods = self.mixture_word_log_likelihoods(words, weights)
+        likelihoods = self.mixture_word_log_likelihoods(words)
         truth = words.labels.to(self.device).T  # (L, n)
         predictions = (words.y != PAD).sum(1).to(self.device)  # per word
         candidates = []  # (accuracy, nll, weight, smoothing)
@@ -182,11 +181,10 @@ class GRUCounts(GRU):
             return ((1 - weight) * network + weight * counts).log_softmax(-1)
         return torch.logaddexp(network + torch.log1p(-weight), counts + torch.log(weight))
 
-    def mixture_word_log_likelihoods(
-        self, words: Classify, weights: tuple[float, ...]
-    ) -> dict[tuple[float, float], Tensor]:
+    def mixture_word_log_likelihoods(self, words: Classify) -> dict[tuple[float, float], Tensor]:
         """``log p(word | label)`` ``(L, n)`` of every word under every label, for each (w, a) on the grid:
-        ``weights`` by the counts' smoothings (``SMOOTHINGS``, or the fixed one)."""
+        ``WEIGHTS`` by ``SMOOTHINGS``, or the fixed one of either."""
+        weights = WEIGHTS if self.fixed_weight is None else (self.fixed_weight,)
         smoothings = SMOOTHINGS if self.fixed_smoothing is None else (self.fixed_smoothing,)
         x, y = words.x.to(self.device), words.y.to(self.device)
         # Only the positions that predict a character: the padding is most of a batch of short words.
