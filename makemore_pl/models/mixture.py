@@ -43,6 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from makemore_pl.data.counting import row_predictions
 from makemore_pl.data.records import Classify
 from makemore_pl.data.vocab import PAD
 from makemore_pl.errors import UsageError
@@ -155,7 +156,7 @@ class GRUCounts(GRU):
             return
         likelihoods = self.mixture_word_log_likelihoods(words)
         truth = words.labels.to(self.device).T  # (L, n)
-        predictions = (words.y != PAD).sum(1).to(self.device)  # per word
+        predictions = row_predictions(words.y).to(self.device)  # per word
         candidates = []  # (accuracy, nll, weight, smoothing)
         for (weight, smoothing), mixed in likelihoods.items():  # mixed (L, n): log p(word | label)
             joint = mixed.T + self.label_prior.log()
